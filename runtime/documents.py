@@ -1,0 +1,103 @@
+"""Store an aggregate as one document, with its pending events, guarded by a version number.
+
+The version check makes concurrent writers safe without transactions: a save whose version no
+longer matches changes nothing and raises `StaleAggregate`, and the caller reloads and retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from runtime.outbox import OUTBOX_FIELD, outbox_entries
+from schemas.envelope import CloudEvent
+
+A = TypeVar("A", bound=BaseModel)
+
+_STORAGE_FIELDS = ("_id", "version", OUTBOX_FIELD)
+
+
+class StaleAggregate(Exception):
+    """Someone else saved this aggregate after it was loaded."""
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class Versioned(Generic[A]):
+    """An aggregate as loaded, with the version its save must match."""
+
+    def __init__(self, aggregate: A, version: int) -> None:
+        self.aggregate = aggregate
+        self.version = version
+
+
+class DocumentStore(Generic[A]):
+    def __init__(
+        self,
+        collection: AsyncCollection,
+        model: type[A],
+        *,
+        id_field: str,
+        on_saved: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.collection = collection
+        self._model = model
+        self._id_field = id_field
+        self._on_saved = on_saved
+
+    def _load(self, doc: Mapping[str, Any]) -> A:
+        return self._model.model_validate(
+            {k: v for k, v in doc.items() if k not in _STORAGE_FIELDS}
+        )
+
+    async def get(self, aggregate_id: str) -> Versioned[A] | None:
+        doc = await self.collection.find_one({"_id": aggregate_id}, {OUTBOX_FIELD: 0})
+        return Versioned(self._load(doc), doc["version"]) if doc else None
+
+    async def find(
+        self,
+        query: Mapping[str, Any],
+        *,
+        sort: list[tuple[str, int]] | None = None,
+        limit: int = 0,
+    ) -> list[A]:
+        cursor = self.collection.find(dict(query), {OUTBOX_FIELD: 0})
+        if sort:
+            cursor = cursor.sort(sort)
+        if limit:
+            cursor = cursor.limit(limit)
+        return [self._load(doc) async for doc in cursor]
+
+    async def add(self, aggregate: A, events: Iterable[CloudEvent] = ()) -> None:
+        body = aggregate.model_dump(mode="json")
+        doc = {
+            "_id": body[self._id_field],
+            **body,
+            "version": 1,
+            OUTBOX_FIELD: outbox_entries(events),
+        }
+        try:
+            await self.collection.insert_one(doc)
+        except DuplicateKeyError as exc:
+            raise AlreadyExists(str(body[self._id_field])) from exc
+        self._on_saved()
+
+    async def save(self, loaded: Versioned[A], events: Iterable[CloudEvent] = ()) -> None:
+        body = loaded.aggregate.model_dump(mode="json")
+        update: dict[str, Any] = {"$set": {**body, "version": loaded.version + 1}}
+        entries = outbox_entries(events)
+        if entries:
+            update["$push"] = {OUTBOX_FIELD: {"$each": entries}}
+        result = await self.collection.update_one(
+            {"_id": body[self._id_field], "version": loaded.version}, update
+        )
+        if result.matched_count != 1:
+            raise StaleAggregate(str(body[self._id_field]))
+        loaded.version += 1
+        self._on_saved()

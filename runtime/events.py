@@ -1,0 +1,52 @@
+"""Wrap a domain event's data in its CloudEvent: id, subject (the topic's key), causation."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from runtime.ids import derived_event_id
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+from schemas.topics import topic_for
+
+
+def to_cloudevent(
+    data: EventData,
+    *,
+    source: str,
+    correlationid: str | None = None,
+    cause_id: str | None = None,
+) -> CloudEvent:
+    """Args:
+    data: the event's payload, as the domain produced it.
+    source: the producing service, e.g. `/services/referrals`.
+    correlationid: carried from the request or event that caused this one.
+    cause_id: the id of the event being handled, if any. The new event's id is then derived
+        from it, so handling a redelivered event produces the very same event, not a twin.
+    """
+    subject = str(getattr(data, topic_for(data.event_type).key))
+    event_id = (
+        derived_event_id(cause_id, data.event_type, subject) if cause_id else str(uuid.uuid4())
+    )
+    return CloudEvent.create(
+        id=event_id,
+        type=data.event_type,
+        source=source,
+        subject=subject,
+        correlationid=correlationid,
+        data=data.model_dump(mode="json"),
+    )
+
+
+def to_cloudevents(
+    events: Iterable[EventData],
+    *,
+    source: str,
+    correlationid: str | None = None,
+    cause_id: str | None = None,
+) -> list[CloudEvent]:
+    return [
+        to_cloudevent(e, source=source, correlationid=correlationid, cause_id=cause_id)
+        for e in events
+    ]

@@ -1,0 +1,40 @@
+"""Service settings from the environment, with the contract's local defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ServiceSettings(BaseSettings):
+    """What every service reads from its environment.
+
+    Shared names (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`) are unprefixed so one shell or one
+    compose file configures all four services; `HTTP_PORT` is per process.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    service_name: str = Field(default="", description="Set by each service; also its group id.")
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    mongodb_db_prefix: str = Field(
+        default="brokerage", description="Each service owns the database `<prefix>_<service>`."
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = 0
+    tokens_file: Path = REPO_ROOT / "deploy" / "local" / "dev-tokens.json"
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    handler_max_attempts: int = Field(
+        default=5, ge=1, description="Tries of a failing handler before its record goes to the DLQ."
+    )
+
+    @property
+    def database_name(self) -> str:
+        return f"{self.mongodb_db_prefix}_{self.service_name}"

@@ -1,0 +1,55 @@
+"""Events published by the matching service on `matching.events.v1`, keyed by `vacancy_id`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.base import EventData
+from schemas.types import EntityId
+
+Factor = Literal[
+    "skills",
+    "desirable_skills",
+    "qualification",
+    "distance",
+    "hours",
+    "sector",
+    "target_group",
+    "target_ward",
+]
+
+
+class Reason(BaseModel):
+    """One line of a score's explanation: `weight * value` is this factor's share of the score."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    factor: Factor
+    weight: float = Field(ge=0, le=1)
+    value: float = Field(ge=0, le=1)
+    explanation: str
+
+
+class MatchProposed(EventData):
+    event_type = "matching.match.proposed"
+
+    match_id: EntityId
+    vacancy_id: EntityId
+    client_id: EntityId
+    employer_id: EntityId
+    brokerage_id: EntityId
+    score: float = Field(ge=0, le=1)
+    reasons: list[Reason]
+    rules_version: str
+
+
+class MatchWithdrawn(EventData):
+    event_type = "matching.match.withdrawn"
+
+    match_id: EntityId
+    vacancy_id: EntityId
+    client_id: EntityId
+    brokerage_id: EntityId
+    reason: str

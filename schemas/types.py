@@ -1,0 +1,61 @@
+"""Value types shared by several events: enumerations from the contract and constrained strings."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+Benefit = Literal["JSA", "ESA", "IB", "IS", "IS_LP", "UC"]
+AgeBand = Literal["16-24", "25-49", "50+"]
+PriorityGroup = Literal[
+    "lone_parent",
+    "disability",
+    "health_condition",
+    "over_50",
+    "bme",
+    "ex_offender",
+    "young_neet",
+    "refugee",
+    "long_term_unemployed",
+    "carer",
+]
+ConsentScope = Literal["providers", "employers", "tracking"]
+SkillsForLifeLevel = Literal["entry_1", "entry_2", "entry_3", "level_1", "level_2"]
+ReferralStatus = Literal[
+    "created", "accepted", "rejected", "started", "completed", "dropped-out", "withdrawn"
+]
+VacancyStatus = Literal["posted", "open", "closed", "filled"]
+QualificationLevel = Annotated[int, Field(ge=0, le=8, description="RQF level 0-8.")]
+
+# A National Insurance number: two prefix letters, six digits, a suffix A-D. Claimant refs must
+# be pseudonymous, so one that looks like a NINO is rejected rather than stored or forwarded.
+_NINO = re.compile(r"^\s*[A-CEGHJ-PR-TW-Z]{2}\s*\d{2}\s*\d{2}\s*\d{2}\s*[A-D]\s*$", re.IGNORECASE)
+
+
+def _not_a_nino(value: str) -> str:
+    if _NINO.match(value):
+        raise ValueError("must be a pseudonymous reference, never a National Insurance number")
+    return value
+
+
+ClaimantRef = Annotated[
+    str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_a_nino)
+]
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+PostcodeDistrict = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{1,2}[0-9][0-9A-Z]?$"),
+]
+
+
+class Location(BaseModel):
+    """Where a client lives or a job is, at postcode-district precision (never a full address)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    postcode_district: PostcodeDistrict
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)

@@ -1,0 +1,52 @@
+"""What an employer may see of a match: one named rule, applied by every employer-facing surface.
+
+The shortlist (vacancies), `GET /matches` for an employer brokerage (matching) and employer
+webhooks (notifications) all call `employer_view_of_match`, so there is exactly one place that
+decides. Health, disability, ethnicity, benefit and priority groups never pass; job-related
+details (skills, qualification level, hours) pass only with the client's `employers` consent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Reasons about the job itself. `target_group` and `target_ward` would reveal priority groups
+# (which include disability, health and ethnicity) or where the client lives, so they never pass.
+EMPLOYER_VISIBLE_FACTORS = frozenset(
+    {"skills", "desirable_skills", "qualification", "distance", "hours", "sector"}
+)
+
+# Profile fields an employer may see once the client has agreed to share with employers.
+EMPLOYER_CONSENTED_DETAILS = ("skills", "qualification_level", "available_hours_per_week")
+
+
+def employer_visible_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in reasons if r.get("factor") in EMPLOYER_VISIBLE_FACTORS]
+
+
+def employer_view_of_match(
+    match: dict[str, Any],
+    *,
+    employers_consent: bool,
+    profile: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Reduce a match (the `matching.match.proposed` data, plus a status) for an employer.
+
+    Args:
+        match: the match as the matching service describes it.
+        employers_consent: whether the client's `employers` consent is in force now.
+        profile: the client's job-ready profile, if the caller has it.
+    """
+    view: dict[str, Any] = {
+        "match_id": match["match_id"],
+        "vacancy_id": match["vacancy_id"],
+        "client_id": match["client_id"],
+        "score": match["score"],
+        "reasons": employer_visible_reasons(match.get("reasons", [])),
+        "rules_version": match.get("rules_version"),
+    }
+    if "status" in match:
+        view["status"] = match["status"]
+    if employers_consent and profile:
+        view["details"] = {k: profile[k] for k in EMPLOYER_CONSENTED_DETAILS if k in profile}
+    return view
