@@ -6,14 +6,16 @@ longer matches changes nothing and raises `StaleAggregate`, and the caller reloa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from runtime.errors import Conflict, NotFound
 from runtime.outbox import OUTBOX_FIELD, outbox_entries
+from schemas.base import EventData
 from schemas.envelope import CloudEvent
 
 A = TypeVar("A", bound=BaseModel)
@@ -57,7 +59,10 @@ class DocumentStore(Generic[A]):
         )
 
     async def get(self, aggregate_id: str) -> Versioned[A] | None:
-        doc = await self.collection.find_one({"_id": aggregate_id}, {OUTBOX_FIELD: 0})
+        return await self.get_by({"_id": aggregate_id})
+
+    async def get_by(self, query: Mapping[str, Any]) -> Versioned[A] | None:
+        doc = await self.collection.find_one(dict(query), {OUTBOX_FIELD: 0})
         return Versioned(self._load(doc), doc["version"]) if doc else None
 
     async def find(
@@ -101,3 +106,28 @@ class DocumentStore(Generic[A]):
             raise StaleAggregate(str(body[self._id_field]))
         loaded.version += 1
         self._on_saved()
+
+    async def mutate(
+        self,
+        query: Mapping[str, Any],
+        change: Callable[[A], Sequence[EventData]],
+        wrap: Callable[[Sequence[EventData]], list[CloudEvent]],
+        *,
+        attempts: int = 5,
+    ) -> A:
+        """Load, apply a domain rule, and save the new state with the events it returned.
+
+        On a concurrent save the rule is re-applied to the fresh state, so it must be a pure
+        function of the aggregate (domain rules are). Raises `NotFound` if nothing matches.
+        """
+        for _ in range(attempts):
+            loaded = await self.get_by(query)
+            if loaded is None:
+                raise NotFound("no such " + self._model.__name__.lower())
+            events = change(loaded.aggregate)
+            try:
+                await self.save(loaded, wrap(events))
+            except StaleAggregate:
+                continue
+            return loaded.aggregate
+        raise Conflict(f"gave up after {attempts} concurrent updates; try again")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable
 
@@ -26,8 +27,11 @@ def to_cloudevent(
         from it, so handling a redelivered event produces the very same event, not a twin.
     """
     subject = str(getattr(data, topic_for(data.event_type).key))
+    payload = data.model_dump(mode="json")
     event_id = (
-        derived_event_id(cause_id, data.event_type, subject) if cause_id else str(uuid.uuid4())
+        derived_event_id(cause_id, data.event_type, subject,
+                         json.dumps(payload, sort_keys=True))
+        if cause_id else str(uuid.uuid4())
     )
     return CloudEvent.create(
         id=event_id,
@@ -35,7 +39,7 @@ def to_cloudevent(
         source=source,
         subject=subject,
         correlationid=correlationid,
-        data=data.model_dump(mode="json"),
+        data=payload,
     )
 
 

@@ -22,6 +22,10 @@ def derived_id(prefix: str, *parts: str) -> str:
     return f"{prefix}-{digest}"
 
 
-def derived_event_id(cause_id: str, event_type: str, subject: str) -> str:
-    """The id of an event emitted because of another one: stable across redelivery."""
-    return str(uuid.uuid5(_NAMESPACE, f"{cause_id}\x1f{event_type}\x1f{subject}"))
+def derived_event_id(cause_id: str, event_type: str, subject: str, content: str) -> str:
+    """The id of an event emitted because of another one: stable across redelivery.
+
+    `content` (the event's canonical data) tells apart several events of one type and subject
+    caused by the same event, e.g. one `match.proposed` per client when a vacancy opens.
+    """
+    return str(uuid.uuid5(_NAMESPACE, "\x1f".join((cause_id, event_type, subject, content))))

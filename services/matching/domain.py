@@ -1,0 +1,86 @@
+"""A proposed match and its lifecycle: proposed, possibly re-scored, withdrawn, re-proposed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+from runtime.ids import derived_id
+from runtime.principal import Principal
+from schemas import matching as ev
+from schemas.base import EventData
+from schemas.matching import Reason
+from services.matching.rules import RULES_VERSION, ClientProfile, Evaluation, VacancySpec
+
+
+def match_id_for(vacancy_id: str, client_id: str) -> str:
+    """One match per vacancy and client, however often the pair is evaluated."""
+    return derived_id("MT", vacancy_id, client_id)
+
+
+class Match(BaseModel):
+    match_id: str
+    vacancy_id: str
+    client_id: str
+    employer_id: str
+    brokerage_id: str
+    score: float
+    reasons: list[Reason]
+    rules_version: str
+    status: Literal["proposed", "withdrawn"] = "proposed"
+    withdrawn_reason: str | None = None
+    proposed_at: datetime
+
+    @classmethod
+    def propose(
+        cls, client: ClientProfile, vacancy: VacancySpec, evaluation: Evaluation
+    ) -> tuple[Match, list[EventData]]:
+        match = cls(
+            match_id=match_id_for(vacancy.vacancy_id, client.client_id),
+            vacancy_id=vacancy.vacancy_id,
+            client_id=client.client_id,
+            employer_id=vacancy.employer_id,
+            brokerage_id=vacancy.brokerage_id,
+            score=evaluation.score,
+            reasons=evaluation.reasons,
+            rules_version=RULES_VERSION,
+            proposed_at=datetime.now(UTC),
+        )
+        return match, [match._proposed()]
+
+    def _proposed(self) -> ev.MatchProposed:
+        return ev.MatchProposed(**self.model_dump(include={
+            "match_id", "vacancy_id", "client_id", "employer_id", "brokerage_id", "score",
+            "reasons", "rules_version"}))
+
+    def reevaluate(self, evaluation: Evaluation) -> list[EventData]:
+        """Apply a fresh evaluation: withdraw, re-propose or re-score; silent if unchanged."""
+        if not evaluation.proposable:
+            return self.withdraw(f"no longer eligible ({evaluation.failed_gate or 'score'})")
+        unchanged = (self.status == "proposed" and self.score == evaluation.score
+                     and self.rules_version == RULES_VERSION)
+        if unchanged:
+            return []
+        self.status, self.withdrawn_reason = "proposed", None
+        self.score, self.reasons, self.rules_version = (
+            evaluation.score, evaluation.reasons, RULES_VERSION)
+        return [self._proposed()]
+
+    def withdraw(self, reason: str) -> list[EventData]:
+        if self.status == "withdrawn":
+            return []
+        self.status, self.withdrawn_reason = "withdrawn", reason
+        return [ev.MatchWithdrawn(match_id=self.match_id, vacancy_id=self.vacancy_id,
+                                  client_id=self.client_id, brokerage_id=self.brokerage_id,
+                                  reason=reason)]
+
+
+def may_see_match(principal: Principal, match: Match, client_providers: set[str]) -> bool:
+    """Operations and JCP see all; a provider its clients' matches; a brokerage its vacancies'."""
+    if principal.is_("operations", "jcp"):
+        return True
+    if principal.is_("provider"):
+        return principal.org_id in client_providers
+    return principal.is_("employer_brokerage") and match.brokerage_id == principal.org_id

@@ -1,0 +1,91 @@
+"""Kafka handlers of the matching service: keep the pools current and (re)evaluate pairs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+
+from runtime.consumer import Handler
+from runtime.documents import AlreadyExists
+from runtime.events import to_cloudevents
+from schemas import referrals, vacancies
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+from services.matching.domain import Match, match_id_for
+from services.matching.rules import ClientProfile, VacancySpec, evaluate
+from services.matching.store import MatchingStore
+
+SOURCE = "/services/matching"
+
+Wrap = Callable[[Sequence[EventData]], list[CloudEvent]]
+
+
+def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
+    def wrap_for(cause: CloudEvent) -> Wrap:
+        def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
+            return to_cloudevents(events, source=SOURCE, cause_id=cause.id,
+                                  correlationid=cause.correlationid or cause.id)
+        return wrap
+
+    async def consider(client: ClientProfile, vacancy: VacancySpec, wrap: Wrap) -> None:
+        """Propose, re-score or withdraw the match of one pair. Idempotent: the match id is
+        derived from the pair and event ids from the cause, so a replay changes nothing."""
+        evaluation = evaluate(client, vacancy)
+        match_id = match_id_for(vacancy.vacancy_id, client.client_id)
+        existing = await store.matches.get(match_id)
+        if existing is None:
+            if not evaluation.proposable:
+                return
+            match, events = Match.propose(client, vacancy, evaluation)
+            # AlreadyExists: proposed by an earlier delivery of this very event.
+            with contextlib.suppress(AlreadyExists):
+                await store.matches.add(match, wrap(events))
+            return
+        await store.matches.mutate({"_id": match_id}, lambda m: m.reevaluate(evaluation), wrap)
+
+    async def on_job_ready(event: CloudEvent, data: referrals.ClientJobReady) -> None:
+        profile = ClientProfile.model_validate(data.model_dump())
+        await store.save_profile(profile, list(data.consent_scopes))
+        for vacancy in await store.open_vacancies():
+            await consider(profile, vacancy, wrap_for(event))
+
+    async def on_consent(
+        _: CloudEvent, data: referrals.ConsentRecorded | referrals.ConsentWithdrawn
+    ) -> None:
+        await store.set_consent(data.client_id, list(data.current_scopes))
+
+    async def on_referral(_: CloudEvent, data: referrals._ReferralEvent) -> None:
+        await store.set_referral(data.client_id, data.referral_id, data.provider_id, data.status)
+
+    async def on_vacancy_scoped(event: CloudEvent, data: vacancies.VacancyScoped) -> None:
+        spec = VacancySpec.model_validate(data.model_dump())
+        await store.save_vacancy(spec)
+        # Every job-ready client, not only likely ones: a re-scope must also withdraw the
+        # matches it made ineligible. A full scan of the pool; an index on the gates is the
+        # next step when pools grow (see bench/).
+        for client in await store.job_ready_clients():
+            await consider(client, spec, wrap_for(event))
+
+    async def on_vacancy_shut(
+        event: CloudEvent, data: vacancies.VacancyClosed | vacancies.VacancyFilled
+    ) -> None:
+        await store.shut_vacancy(data.vacancy_id)
+        reason = f"vacancy {data.status}"
+        for match_id in await store.proposed_match_ids(vacancy_id=data.vacancy_id):
+            await store.matches.mutate({"_id": match_id}, lambda m: m.withdraw(reason),
+                                       wrap_for(event))
+
+    referral_events = (
+        referrals.ReferralCreated, referrals.ReferralAccepted, referrals.ReferralRejected,
+        referrals.ReferralStarted, referrals.ReferralCompleted, referrals.ReferralDroppedOut,
+        referrals.ReferralWithdrawn,
+    )
+    return {
+        referrals.ClientJobReady: on_job_ready,
+        referrals.ConsentRecorded: on_consent,
+        referrals.ConsentWithdrawn: on_consent,
+        **dict.fromkeys(referral_events, on_referral),
+        vacancies.VacancyScoped: on_vacancy_scoped,
+        vacancies.VacancyClosed: on_vacancy_shut,
+        vacancies.VacancyFilled: on_vacancy_shut,
+    }

@@ -1,0 +1,1 @@
+"""Referrals: clients from JCP claimant events, consent, referrals to providers, job-readiness."""

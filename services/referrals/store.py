@@ -1,0 +1,53 @@
+"""MongoDB adapter for the referrals service: clients, referrals and the provider directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from runtime.documents import DocumentStore
+from services.referrals.domain import Client, Provider, Referral
+
+
+class ReferralsStore:
+    def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
+        self.clients = DocumentStore(db["clients"], Client, id_field="client_id",
+                                     on_saved=on_saved)
+        self.referrals = DocumentStore(db["referrals"], Referral, id_field="referral_id",
+                                       on_saved=on_saved)
+        self._providers = db["providers"]
+
+    @property
+    def outbox_collections(self) -> list:
+        return [self.clients.collection, self.referrals.collection]
+
+    async def ensure_indexes(self) -> None:
+        # One client per claimant: a second registration of the same claimant is a no-op.
+        await self.clients.collection.create_index("claimant_ref", unique=True)
+        # One active referral per client, provider and programme, enforced by the database.
+        await self.referrals.collection.create_index("active_key", unique=True)
+        await self.referrals.collection.create_index([("client_id", ASCENDING)])
+        await self.referrals.collection.create_index(
+            [("provider_id", ASCENDING), ("status", ASCENDING)]
+        )
+
+    async def seed_providers(self, providers: list[Provider]) -> None:
+        """Load the provider directory (local development seeds P-01 and P-02)."""
+        for provider in providers:
+            await self._providers.replace_one(
+                {"_id": provider.provider_id},
+                {"_id": provider.provider_id, **provider.model_dump()},
+                upsert=True,
+            )
+
+    async def provider(self, provider_id: str) -> Provider | None:
+        doc = await self._providers.find_one({"_id": provider_id})
+        return Provider.model_validate(doc) if doc else None
+
+    async def providers(self) -> list[Provider]:
+        return [Provider.model_validate(d) async for d in self._providers.find().sort("_id")]
+
+    async def referrals_of(self, client_id: str) -> list[Referral]:
+        return await self.referrals.find({"client_id": client_id})

@@ -1,0 +1,1 @@
+"""Vacancies: employer brokerage posts and scopes vacancies, records placements and sustainment."""

@@ -1,0 +1,165 @@
+"""HTTP routes of the vacancies service."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+
+from runtime.auth import allow
+from runtime.errors import NotFound
+from runtime.events import to_cloudevents
+from runtime.ids import new_id
+from runtime.principal import Principal
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+from schemas.types import EntityId, Location, ShortText, VacancyStatus
+from schemas.visibility import employer_view_of_match
+from services.vacancies import domain
+from services.vacancies.domain import PersonSpecification, Vacancy
+from services.vacancies.store import VacanciesStore
+
+SOURCE = "/services/vacancies"
+
+Brokerage = Annotated[Principal, Depends(allow("employer_brokerage"))]
+Readers = Annotated[Principal, Depends(allow("employer_brokerage", "jcp", "provider",
+                                             "operations"))]
+
+
+class NewVacancy(BaseModel):
+    employer_id: EntityId
+    title: ShortText
+    sector: ShortText
+    positions: int = Field(ge=1, le=1000)
+    hours_per_week: float = Field(gt=0, le=48)
+    location: Location
+    closing_date: date
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class VacancyCreated(BaseModel):
+    vacancy_id: str
+    status: VacancyStatus = "posted"
+
+
+class CloseBody(BaseModel):
+    reason: ShortText
+
+
+class NewPlacement(BaseModel):
+    client_id: EntityId
+    start_date: date
+    hours_per_week: float = Field(gt=0, le=48)
+
+
+class PlacementCreated(BaseModel):
+    placement_id: str
+
+
+class EndPlacement(BaseModel):
+    end_date: date
+    reason: ShortText
+
+
+def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) -> APIRouter:
+    router = APIRouter(tags=["vacancies"])
+
+    def wrap(request: Request) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
+        def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
+            return to_cloudevents(events, source=SOURCE,
+                                  correlationid=request.state.correlation_id)
+        return _wrap
+
+    async def visible(vacancy_id: str, principal: Principal) -> Vacancy:
+        loaded = await store.vacancies.get(vacancy_id)
+        if loaded is None or not domain.may_see_vacancy(principal, loaded.aggregate):
+            raise NotFound("no such vacancy")
+        return loaded.aggregate
+
+    async def managed(
+        vacancy_id: str, principal: Principal, request: Request,
+        change: Callable[[Vacancy], Sequence[EventData]],
+    ) -> Vacancy:
+        vacancy = await visible(vacancy_id, principal)
+        if not domain.may_manage_vacancy(principal, vacancy):
+            raise NotFound("no such vacancy")
+        return await store.vacancies.mutate({"_id": vacancy_id}, change, wrap(request))
+
+    @router.post("/vacancies", status_code=201, response_model=VacancyCreated)
+    async def post_vacancy(
+        body: NewVacancy, principal: Brokerage, request: Request
+    ) -> VacancyCreated:
+        vacancy, events = Vacancy.post(new_id("VAC"), principal.org_id, today(),
+                                       **body.model_dump())
+        await store.register_employer(principal.org_id, body.employer_id)
+        await store.vacancies.add(vacancy, wrap(request)(events))
+        return VacancyCreated(vacancy_id=vacancy.vacancy_id)
+
+    @router.get("/vacancies", response_model=list[Vacancy])
+    async def list_vacancies(
+        principal: Readers, status: VacancyStatus | None = None
+    ) -> list[Vacancy]:
+        query: dict[str, str] = {}
+        if status:
+            query["status"] = status
+        if principal.is_("employer_brokerage"):
+            query["brokerage_id"] = principal.org_id
+        return await store.vacancies.find(query, sort=[("posted_at", -1)], limit=500)
+
+    @router.get("/vacancies/{vacancy_id}", response_model=Vacancy)
+    async def get_vacancy(vacancy_id: str, principal: Readers) -> Vacancy:
+        return await visible(vacancy_id, principal)
+
+    @router.put("/vacancies/{vacancy_id}/scope", response_model=Vacancy)
+    async def scope(
+        vacancy_id: str, body: PersonSpecification, principal: Brokerage, request: Request
+    ) -> Vacancy:
+        return await managed(vacancy_id, principal, request, lambda v: v.scope(body))
+
+    @router.post("/vacancies/{vacancy_id}/close", response_model=Vacancy)
+    async def close(
+        vacancy_id: str, body: CloseBody, principal: Brokerage, request: Request
+    ) -> Vacancy:
+        return await managed(vacancy_id, principal, request, lambda v: v.close(body.reason))
+
+    @router.get("/vacancies/{vacancy_id}/shortlist")
+    async def shortlist(vacancy_id: str, principal: Readers) -> list[dict[str, Any]]:
+        """Proposed matches, best first; an employer brokerage sees them reduced."""
+        await visible(vacancy_id, principal)
+        matches = await store.shortlist(vacancy_id)
+        if not principal.is_("employer_brokerage"):
+            return matches
+        candidates = await store.candidates([m["client_id"] for m in matches])
+        views = []
+        for match in matches:
+            candidate = candidates.get(match["client_id"], {})
+            views.append(employer_view_of_match(
+                match,
+                employers_consent="employers" in candidate.get("consent_scopes", []),
+                profile=candidate.get("profile"),
+            ))
+        return views
+
+    @router.post("/vacancies/{vacancy_id}/placements", status_code=201,
+                 response_model=PlacementCreated)
+    async def place(
+        vacancy_id: str, body: NewPlacement, principal: Brokerage, request: Request
+    ) -> PlacementCreated:
+        placement_id = new_id("PL")
+        await managed(vacancy_id, principal, request, lambda v: v.place(
+            placement_id, body.client_id, body.start_date, body.hours_per_week))
+        return PlacementCreated(placement_id=placement_id)
+
+    @router.post("/vacancies/{vacancy_id}/placements/{placement_id}/end",
+                 response_model=Vacancy)
+    async def end_placement(
+        vacancy_id: str, placement_id: str, body: EndPlacement, principal: Brokerage,
+        request: Request,
+    ) -> Vacancy:
+        return await managed(vacancy_id, principal, request, lambda v: v.end_placement(
+            placement_id, body.end_date, body.reason))
+
+    return router

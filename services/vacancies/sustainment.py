@@ -1,0 +1,51 @@
+"""The periodic check that turns 13 and 26 weeks in work into `placement.sustained` events."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import date
+
+import structlog
+
+from runtime.events import to_cloudevents
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+from services.vacancies.store import VacanciesStore
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "/services/vacancies"
+
+
+def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
+    return to_cloudevents(events, source=SOURCE)
+
+
+async def check_due(store: VacanciesStore, today: date) -> int:
+    """Record every sustainment point reached by `today`; returns how many vacancies it checked.
+
+    Safe to run twice or in two replicas: a point already recorded is not due any more, and
+    concurrent saves of one vacancy are serialised by its version.
+    """
+    count = 0
+    for vacancy_id in await store.due_for_sustainment(today):
+        await store.vacancies.mutate(
+            {"_id": vacancy_id}, lambda v: v.check_sustainment(today), _wrap
+        )
+        count += 1
+    return count
+
+
+def sustainment_job(
+    store: VacanciesStore, every_seconds: float, today: Callable[[], date] = date.today
+) -> Callable[[], Awaitable[None]]:
+    async def run_sustainment_checks() -> None:
+        while True:
+            try:
+                await check_due(store, today())
+            except Exception:
+                log.exception("sustainment.check_failed")
+            await asyncio.sleep(every_seconds)
+
+    return run_sustainment_checks
