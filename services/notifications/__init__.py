@@ -1,0 +1,1 @@
+"""Notifications: signed webhooks and an inbox for providers and employer brokerages."""

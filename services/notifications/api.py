@@ -1,0 +1,80 @@
+"""HTTP routes of the notifications service: subscriptions and the inbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+
+from runtime.auth import allow
+from runtime.errors import NotFound
+from runtime.ids import new_id
+from runtime.principal import Principal
+from services.notifications.domain import Subscription
+from services.notifications.rules import NOTIFIABLE_TYPES
+from services.notifications.store import NotificationsStore
+
+Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "jcp",
+                                            "operations"))]
+
+
+class NewSubscription(BaseModel):
+    url: AnyHttpUrl
+    secret: str = Field(min_length=16, max_length=256,
+                        description="Shared secret for X-Signature-256; at least 16 characters.")
+    event_types: list[str] = Field(min_length=1)
+
+    @field_validator("event_types")
+    @classmethod
+    def known_types(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - NOTIFIABLE_TYPES)
+        if unknown:
+            raise ValueError(f"not notifiable event types: {', '.join(unknown)}")
+        return sorted(set(value))
+
+
+class SubscriptionCreated(BaseModel):
+    subscription_id: str
+
+
+class SubscriptionView(BaseModel):
+    subscription_id: str
+    url: str
+    event_types: list[str]
+    created_at: datetime
+
+
+def build_router(store: NotificationsStore) -> APIRouter:
+    router = APIRouter()
+
+    @router.post("/subscriptions", status_code=201, response_model=SubscriptionCreated,
+                 tags=["subscriptions"])
+    async def subscribe(body: NewSubscription, principal: Anyone) -> SubscriptionCreated:
+        subscription = Subscription(
+            subscription_id=new_id("SB"), org_id=principal.org_id, url=str(body.url),
+            secret=body.secret, event_types=body.event_types, created_at=datetime.now(UTC),
+        )
+        await store.subscriptions.add(subscription)
+        return SubscriptionCreated(subscription_id=subscription.subscription_id)
+
+    @router.get("/subscriptions", response_model=list[SubscriptionView], tags=["subscriptions"])
+    async def my_subscriptions(principal: Anyone) -> list[Subscription]:
+        return await store.subscriptions.find({"org_id": principal.org_id})
+
+    @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
+    async def unsubscribe(subscription_id: str, principal: Anyone) -> None:
+        result = await store.subscriptions.collection.delete_one(
+            {"_id": subscription_id, "org_id": principal.org_id})
+        if result.deleted_count != 1:
+            raise NotFound("no such subscription")
+
+    @router.get("/inbox", tags=["inbox"])
+    async def inbox(
+        principal: Anyone, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    ) -> list[dict[str, Any]]:
+        """The caller's notifications, newest first, exactly as their webhooks carry them."""
+        return [n.payload() for n in await store.inbox(principal.org_id, limit)]
+
+    return router

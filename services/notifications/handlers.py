@@ -1,0 +1,40 @@
+"""Kafka handler of notifications: one notification per recipient, one delivery per webhook."""
+
+from __future__ import annotations
+
+import contextlib
+
+from runtime.consumer import Handler
+from runtime.documents import AlreadyExists
+from schemas import referrals
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+from schemas.topics import EVENT_MODELS
+from services.notifications.domain import Delivery, Notification
+from services.notifications.rules import NOTIFIABLE_TYPES, REFERRAL_TYPES, recipients
+from services.notifications.store import NotificationsStore
+
+
+def build_handlers(store: NotificationsStore) -> dict[type[EventData], Handler]:
+    async def on_referral(event: CloudEvent, data: referrals._ReferralEvent) -> None:
+        # Remember who the client's providers are: they hear of the client's matches.
+        await store.set_referral(data.client_id, data.referral_id, data.provider_id,
+                                 data.status)
+        await on_event(event, data)
+
+    async def on_event(event: CloudEvent, _: EventData) -> None:
+        client_id = event.data.get("client_id")
+        providers = await store.providers_of(client_id) if client_id else set()
+        for recipient in recipients(event, providers):
+            # Every id below is derived from the event and the recipient, and every write
+            # inserts only if absent: a redelivered event changes nothing.
+            notification = await store.keep(Notification.for_recipient(event, recipient))
+            for subscription in await store.subscriptions_for(recipient.org_id, event.type):
+                with contextlib.suppress(AlreadyExists):
+                    await store.deliveries.add(Delivery.of(notification,
+                                                           subscription.subscription_id))
+
+    return {
+        EVENT_MODELS[t]: on_referral if t in REFERRAL_TYPES else on_event
+        for t in sorted(NOTIFIABLE_TYPES)
+    }
