@@ -29,9 +29,10 @@ ReferralStatus = Literal[
 VacancyStatus = Literal["posted", "open", "closed", "filled"]
 QualificationLevel = Annotated[int, Field(ge=0, le=8, description="RQF level 0-8.")]
 
-# A National Insurance number: two prefix letters, six digits, a suffix A-D. Claimant refs must
-# be pseudonymous, so one that looks like a NINO is rejected rather than stored or forwarded.
-_NINO = re.compile(r"^\s*[A-CEGHJ-PR-TW-Z]{2}\s*\d{2}\s*\d{2}\s*\d{2}\s*[A-D]\s*$", re.IGNORECASE)
+# The shape of a National Insurance number: two letters, six digits, a suffix A-D. Claimant
+# refs must be pseudonymous, so anything of that shape is refused rather than stored or
+# forwarded. Deliberately broader than the valid prefixes: the HMRC example QQ123456C counts.
+_NINO = re.compile(r"^\s*[A-Z]{2}(\s*\d{2}){3}\s*[A-D]\s*$", re.IGNORECASE)
 
 
 def _not_a_nino(value: str) -> str:
@@ -47,7 +48,9 @@ EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 PostcodeDistrict = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z]{1,2}[0-9][0-9A-Z]?$"),
+    StringConstraints(
+        strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{1,2}[0-9][0-9A-Za-z]?$"
+    ),
 ]
 
 
