@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = Field(default="", description="Set by each service; also its group id.")
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_group_id: str = Field(
+        default="", description="Consumer group; the service's name unless set (tests isolate)."
+    )
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_db_prefix: str = Field(
         default="brokerage", description="Each service owns the database `<prefix>_<service>`."
@@ -34,6 +37,10 @@ class ServiceSettings(BaseSettings):
     handler_max_attempts: int = Field(
         default=5, ge=1, description="Tries of a failing handler before its record goes to the DLQ."
     )
+
+    @property
+    def group_id(self) -> str:
+        return self.kafka_group_id or self.service_name
 
     @property
     def database_name(self) -> str:

@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rt.with_outbox(store.outbox_collections)
     EventConsumer(
         broker=rt.broker,
-        group_id=settings.service_name,
+        group_id=settings.group_id,
         topics=[JCP_CLAIMANT_EVENTS],
         handlers=build_handlers(store),
         inbox=rt.inbox,

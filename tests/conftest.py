@@ -1,0 +1,81 @@
+"""Real infrastructure for integration and end-to-end tests.
+
+Where it comes from, in this order:
+1. `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI` from the environment (CI with services, compose);
+2. the project's own local infrastructure (`deploy/local/infra.py`: Apache Kafka in KRaft mode
+   from Maven Central jars and FerretDB built with Go), started here and stopped afterwards if
+   this session started it;
+3. testcontainers, where a Docker engine answers.
+Whichever it is, every topic of the contract is created first, as production's bootstrap does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runtime.topic_admin import ensure_topics
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    kafka_bootstrap_servers: str
+    mongodb_uri: str
+    origin: str
+
+
+def _local_infra_status() -> bool:
+    return subprocess.run([*INFRA, "status"], capture_output=True, check=False).returncode == 0
+
+
+def _docker_answers() -> bool:
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=20)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
+    if kafka and mongo:
+        infra = Infrastructure(kafka, mongo, "environment")
+        asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
+        yield infra
+        return
+
+    if os.environ.get("LOCAL_INFRA", "1") != "0":
+        already_up = _local_infra_status()
+        started = subprocess.run([*INFRA, "up"], check=False)
+        if started.returncode == 0:
+            infra = Infrastructure("127.0.0.1:9092", "mongodb://127.0.0.1:27017", "local")
+            asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
+            try:
+                yield infra
+            finally:
+                if not already_up:
+                    subprocess.run([*INFRA, "down"], check=False)
+            return
+        if not _docker_answers():
+            pytest.fail("the local infrastructure did not start (see its message above) and "
+                        "no Docker engine answers for testcontainers")
+
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    with KafkaContainer().with_kraft() as kafka_c, MongoDbContainer("mongo:7") as mongo_c:
+        infra = Infrastructure(kafka_c.get_bootstrap_server(), mongo_c.get_connection_url(),
+                               "testcontainers")
+        asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
+        yield infra

@@ -1,0 +1,89 @@
+"""Start all four services as separate processes against the real broker and database."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from brokerage_client import JcpFeed, Platform
+from brokerage_client.api import poll
+from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
+from tests.conftest import REPO, Infrastructure
+
+pytestmark = pytest.mark.e2e
+
+TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def services(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[dict[str, str]]:
+    """Fresh databases and consumer groups per run, so a running `make run` is untouched."""
+    run = uuid.uuid4().hex[:8]
+    ports = {name: _free_port() for name in SERVICES}
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        "MONGODB_URI": infrastructure.mongodb_uri,
+        "MONGODB_DB_PREFIX": f"e2e_{run}",
+        "TOKENS_FILE": str(TOKENS),
+        "WEBHOOK_BACKOFF_SECONDS": "0.3",
+        "OUTBOX_POLL_SECONDS": "0.2",
+    }
+    per_service = {name: {"KAFKA_GROUP_ID": f"{name}-e2e-{run}"} for name in SERVICES}
+    log_dir = Path(tmp_path_factory.mktemp("service-logs"))
+    processes = start_services(log_dir, ports=ports, env=env, per_service_env=per_service)
+    try:
+        wait_ready(processes, timeout=120)
+        yield {p.name: p.url for p in processes}
+    finally:
+        stop_services(processes)
+        for p in processes:
+            if p.process.returncode not in (0, -15):
+                print(f"--- {p.name} exited {p.process.returncode}; last log lines:")
+                print("\n".join(p.log_path.read_text().splitlines()[-30:]))
+
+
+@pytest.fixture
+async def platform(services: dict[str, str]) -> AsyncIterator[Platform]:
+    async with httpx.AsyncClient(timeout=10) as client:
+        yield Platform.with_dev_tokens(client, TOKENS, urls=services)
+
+
+@pytest.fixture
+async def jcp_feed(infrastructure: Infrastructure) -> AsyncIterator[JcpFeed]:
+    async with JcpFeed(infrastructure.kafka_bootstrap_servers) as feed:
+        yield feed
+
+
+def claimant(ref: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "claimant_ref": ref, "benefit": "IS_LP", "claim_start": "2024-11-01",
+        "jcp_office": "Warrington", "local_authority": "Warrington",
+        "ward": "Bewsey & Whitecross", "postcode_district": "WA5", "age_band": "25-49",
+        "priority_groups": ["lone_parent", "health_condition"], **overrides,
+    }
+
+
+async def register_client(platform: Platform, feed: JcpFeed, **overrides: Any) -> str:
+    """Publish a claimant as JCP does and wait for the referrals service to create the client."""
+    ref = f"CLM-{uuid.uuid4().hex[:10]}"
+    await feed.publish("jcp.claimant.registered", claimant(ref, **overrides))
+    jcp = platform.as_("jcp", "referrals")
+
+    async def created() -> str | None:
+        found = (await jcp.get("/clients", claimant_ref=ref)).json()
+        return found[0]["client_id"] if found else None
+
+    return await poll(created, timeout=30, what=f"client for {ref}")

@@ -1,0 +1,88 @@
+"""Fixtures over the real broker and database: fresh topics, fresh databases, topic readers."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from runtime.mongo import connect
+from schemas import jcp
+from schemas.topics import Topic
+from tests.conftest import Infrastructure
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+async def mongo(infrastructure: Infrastructure) -> AsyncIterator[AsyncMongoClient]:
+    client = connect(infrastructure.mongodb_uri)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def db(mongo: AsyncMongoClient) -> AsyncIterator[AsyncDatabase]:
+    name = f"it_{uuid.uuid4().hex[:10]}"
+    yield mongo[name]
+    await mongo.drop_database(name)
+
+
+@pytest.fixture
+async def claimant_topic(infrastructure: Infrastructure) -> Topic:
+    """A fresh topic shaped like the JCP one (with its .dlq), so tests never share offsets."""
+    topic = Topic(name=f"it.{uuid.uuid4().hex[:10]}.v1", key="claimant_ref",
+                  events=(jcp.ClaimantRegistered,), partitions=2)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, topic.partitions, 1)
+                                   for name in (topic.name, topic.dlq)])
+    finally:
+        await admin.close()
+    return topic
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[ConsumerRecord]], bool],
+    timeout: float = 20.0,
+) -> list[ConsumerRecord]:
+    """Read a topic from the beginning (no group, no commits) until `until` holds."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    records: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while not until(records):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out reading {topic}: got {len(records)} records")
+            batch = await consumer.getmany(timeout_ms=500)
+            for partition_records in batch.values():
+                records.extend(partition_records)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(check: Callable[[], object], timeout: float = 20.0) -> None:
+    """Poll an async or sync check until it returns truthy (asynchronous effects take time)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.1)
