@@ -35,6 +35,14 @@ class Infrastructure:
     origin: str
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by folder, so `-m "not e2e"` and friends select what they say."""
+    for item in items:
+        for kind in ("integration", "e2e"):
+            if f"tests/{kind}/" in item.nodeid:
+                item.add_marker(getattr(pytest.mark, kind))
+
+
 def _local_infra_status() -> bool:
     return subprocess.run([*INFRA, "status"], capture_output=True, check=False).returncode == 0
 

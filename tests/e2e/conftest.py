@@ -16,8 +16,6 @@ from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
 from tests.conftest import REPO, Infrastructure
 
-pytestmark = pytest.mark.e2e
-
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
 
 

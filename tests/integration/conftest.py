@@ -18,8 +18,6 @@ from schemas import jcp
 from schemas.topics import Topic
 from tests.conftest import Infrastructure
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="session")
 async def mongo(infrastructure: Infrastructure) -> AsyncIterator[AsyncMongoClient]:

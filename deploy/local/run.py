@@ -1,0 +1,80 @@
+"""`make run`: infrastructure, topics, the four services, demo data; Ctrl-C stops it all.
+
+Each service runs as its own process, as in production; their JSON logs go to
+`.local/logs/<service>.log`. Infrastructure that was already running is left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from brokerage_client import Platform, WebhookReceiver  # noqa: E402
+from deploy.local.demo import TOKENS, run_demo  # noqa: E402
+from runtime.supervisor import start_services, stop_services, wait_ready  # noqa: E402
+from runtime.topic_admin import ensure_topics  # noqa: E402
+
+INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
+LOG_DIR = Path(os.environ.get("LOCAL_INFRA_DIR", REPO / ".local")) / "logs"
+BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def _stop_on_sigterm(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+async def _demo(provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver) -> None:
+    async with httpx.AsyncClient(timeout=10) as client:
+        platform = Platform.with_dev_tokens(client, TOKENS)
+        await run_demo(platform, BOOTSTRAP, provider_hooks, employer_hooks)
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    external = "KAFKA_BOOTSTRAP_SERVERS" in os.environ and "MONGODB_URI" in os.environ
+    infra_was_up = external or subprocess.run([*INFRA, "status"], capture_output=True,
+                                              check=False).returncode == 0
+    if not external and subprocess.run([*INFRA, "up"], check=False).returncode != 0:
+        return 1
+    processes = []
+    try:
+        created = asyncio.run(ensure_topics(BOOTSTRAP))
+        print(f"topics ready ({len(created)} created)")
+        processes = start_services(LOG_DIR)
+        wait_ready(processes)
+        print("\nservices (OpenAPI docs at <url>/docs):")
+        for p in processes:
+            print(f"  {p.name:<14} {p.url}   log: {p.log_path}")
+        with (WebhookReceiver("demo-provider-secret-0001") as provider_hooks,
+              WebhookReceiver("demo-employer-secret-0001") as employer_hooks):
+            if os.environ.get("DEMO", "1") != "0":
+                print("\nloading demo data through the contract:")
+                asyncio.run(_demo(provider_hooks, employer_hooks))
+            print("\nthe platform is running; dev tokens are in deploy/local/dev-tokens.json. "
+                  "Ctrl-C stops everything.")
+            while all(p.process.poll() is None for p in processes):
+                time.sleep(1)
+            crashed = [p.name for p in processes if p.process.poll() is not None]
+            print(f"stopped: {', '.join(crashed)} exited; see {LOG_DIR}")
+            return 1
+    except KeyboardInterrupt:
+        print("\nstopping…")
+        return 0
+    finally:
+        stop_services(processes)
+        if not infra_was_up:
+            subprocess.run([*INFRA, "down"], check=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
