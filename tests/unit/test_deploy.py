@@ -1,0 +1,44 @@
+"""The deployment files agree with the code: compose, dev tokens, topics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from runtime.supervisor import SERVICES
+from schemas.topics import TOPICS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_compose_runs_each_service_from_one_image_on_its_contract_port() -> None:
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    services = compose["services"]
+    for name, port in SERVICES.items():
+        svc = services[name]
+        assert svc["environment"]["SERVICE"] == name
+        assert svc["environment"]["HTTP_PORT"] == str(port)
+        assert svc["ports"] == [f"127.0.0.1:{port}:{port}"]
+        assert svc["depends_on"]["topics"]["condition"] == "service_completed_successfully"
+        assert svc["image"] == services["topics"]["image"]
+    assert services["topics"]["command"][:3] == ["python", "-m", "runtime.topic_admin"]
+    kafka_env = services["kafka"]["environment"]
+    assert kafka_env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    assert services["kafka"]["image"].startswith("apache/kafka:4.1")
+
+
+def test_dev_tokens_cover_every_role_and_the_contracts_organisations() -> None:
+    tokens = json.loads((REPO / "deploy" / "local" / "dev-tokens.json").read_text())
+    holders = {(t["org_id"], t["role"]) for t in tokens.values()}
+    assert {("P-01", "provider"), ("P-02", "provider"),
+            ("EB-01", "employer_brokerage")} <= holders
+    assert {"jcp", "operations"} <= {role for _, role in holders}
+
+
+def test_every_topic_has_explicit_partitions_and_a_dlq_twin() -> None:
+    for topic in TOPICS:
+        assert topic.partitions >= 1
+        assert topic.dlq == f"{topic.name}.dlq"
+        assert topic.name.endswith(".v1")
