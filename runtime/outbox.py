@@ -99,9 +99,11 @@ class OutboxRelay:
                 entries = doc.get(OUTBOX_FIELD) or []
                 for entry in entries:
                     await self._publisher.publish(CloudEvent.model_validate(entry))
-                ids = [entry["id"] for entry in entries]
+                # Remove exactly the entries published, as read: events appended meanwhile
+                # stay. `$pullAll` of whole elements, because FerretDB ignores a `$pull` with
+                # a condition (`{"id": {"$in": ...}}`) without an error.
                 await collection.update_one(
-                    {"_id": doc["_id"]}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": ids}}}}
+                    {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
                 )
                 count += len(entries)
         if count:
