@@ -14,6 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from runtime.errors import Conflict, NotFound
+from runtime.locks import document_lock
 from runtime.outbox import OUTBOX_FIELD, outbox_entries
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
@@ -99,9 +100,10 @@ class DocumentStore(Generic[A]):
         entries = outbox_entries(events)
         if entries:
             update["$push"] = {OUTBOX_FIELD: {"$each": entries}}
-        result = await self.collection.update_one(
-            {"_id": body[self._id_field], "version": loaded.version}, update
-        )
+        async with document_lock(self.collection.full_name, body[self._id_field]):
+            result = await self.collection.update_one(
+                {"_id": body[self._id_field], "version": loaded.version}, update
+            )
         if result.matched_count != 1:
             raise StaleAggregate(str(body[self._id_field]))
         loaded.version += 1

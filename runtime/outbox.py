@@ -22,6 +22,7 @@ import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 
 from runtime.kafka import EventPublisher
+from runtime.locks import document_lock
 from schemas.envelope import CloudEvent
 
 log = structlog.get_logger(__name__)
@@ -102,9 +103,10 @@ class OutboxRelay:
                 # Remove exactly the entries published, as read: events appended meanwhile
                 # stay. `$pullAll` of whole elements, because FerretDB ignores a `$pull` with
                 # a condition (`{"id": {"$in": ...}}`) without an error.
-                await collection.update_one(
-                    {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
-                )
+                async with document_lock(collection.full_name, doc["_id"]):
+                    await collection.update_one(
+                        {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
+                    )
                 count += len(entries)
         if count:
             log.debug("outbox.published", count=count)
