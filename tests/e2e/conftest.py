@@ -28,7 +28,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def services(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[dict[str, str]]:
-    """Fresh databases and consumer groups per run, so a running `make run` is untouched."""
+    """Fresh databases per run and consumer groups apart from `make run`'s."""
     run = uuid.uuid4().hex[:8]
     ports = {name: _free_port() for name in SERVICES}
     env = {
@@ -39,7 +39,9 @@ def services(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFa
         "WEBHOOK_BACKOFF_SECONDS": "0.3",
         "OUTBOX_POLL_SECONDS": "0.2",
     }
-    per_service = {name: {"KAFKA_GROUP_ID": f"{name}-e2e-{run}"} for name in SERVICES}
+    # Groups of their own (not `make run`'s), stable across runs so a rerun reads only new
+    # events; the fresh database prefix keeps each run's data apart.
+    per_service = {name: {"KAFKA_GROUP_ID": f"{name}-e2e"} for name in SERVICES}
     log_dir = Path(tmp_path_factory.mktemp("service-logs"))
     processes = start_services(log_dir, ports=ports, env=env, per_service_env=per_service)
     try:

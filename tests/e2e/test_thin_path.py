@@ -99,8 +99,13 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
 
         # The employer's shortlist: pseudonymous id, score, job-related reasons only, and the
         # consented details; never priority groups, benefit or health.
+        # Other runs' clients may be shortlisted too: the consumer groups of this run read
+        # the topics from the beginning, as a new deployment would.
         async def shortlisted() -> list:
-            return (await brokerage.get(f"/vacancies/{vacancy_id}/shortlist")).json()
+            # The consent and profile arrive on another topic than the match, so the details
+            # may follow the candidate by a moment: wait for the converged view.
+            shortlist = (await brokerage.get(f"/vacancies/{vacancy_id}/shortlist")).json()
+            return [c for c in shortlist if c["client_id"] == client_id and "details" in c]
 
         (candidate,) = await poll(shortlisted, timeout=30, what="the shortlist")
         assert candidate["client_id"] == client_id and candidate["score"] == match["score"]
@@ -113,7 +118,8 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
         # The employer's view of /matches is reduced in the same way.
         employer_matches = (await platform.as_("EB-01", "matching").get(
             "/matches", vacancy_id=vacancy_id)).json()
-        assert [m["client_id"] for m in employer_matches] == [client_id]
+        assert client_id in [m["client_id"] for m in employer_matches]
+        assert "target_group" not in json.dumps(employer_matches)
         assert "lone_parent" not in json.dumps(employer_matches)
 
         # The employer records a placement start.
@@ -142,9 +148,10 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
             assert receiver.changed_content == []
 
         employer_match = next(p for p in employer_hooks.payloads()
-                              if p["kind"] == "matching.match.proposed")
+                              if p["kind"] == "matching.match.proposed"
+                              and p["event"]["data"]["client_id"] == client_id)
         assert employer_match["org_id"] == "EB-01"
-        assert employer_match["event"]["data"]["client_id"] == client_id
+        assert employer_match["event"]["data"]["vacancy_id"] == vacancy_id
         assert "target_group" not in json.dumps(employer_match)
         assert "details" not in employer_match["event"]["data"]
         provider_referral = next(p for p in provider_hooks.payloads()
