@@ -31,8 +31,9 @@ class Api:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return await self._client.request(method, self._base + path, headers=self._headers,
-                                          **kwargs)
+        return await self._client.request(
+            method, self._base + path, headers=self._headers, **kwargs
+        )
 
     async def get(self, path: str, **params: Any) -> httpx.Response:
         return await self.request("GET", path, params=params or None)
@@ -53,8 +54,9 @@ class Platform:
     tokens: dict[str, str]  # caller name -> token, e.g. {"jcp": "...", "P-01": "..."}
 
     @classmethod
-    def with_dev_tokens(cls, client: httpx.AsyncClient, tokens_file: Path,
-                        urls: dict[str, str] | None = None) -> Platform:
+    def with_dev_tokens(
+        cls, client: httpx.AsyncClient, tokens_file: Path, urls: dict[str, str] | None = None
+    ) -> Platform:
         """Callers named by role for jcp/operations and by org id otherwise (P-01, EB-01)."""
         tokens: dict[str, str] = {}
         for token, who in json.loads(tokens_file.read_text()).items():
@@ -68,8 +70,11 @@ class Platform:
 
     async def wait_ready(self, timeout: float = 60.0) -> None:
         for service, url in self.urls.items():
-            await poll(lambda u=url: self._ready(u), timeout=timeout,
-                       what=f"{service} at {url} to be ready")
+            await poll(
+                lambda u=url: self._ready(u),
+                timeout=timeout,
+                what=f"{service} at {url} to be ready",
+            )
 
     async def _ready(self, url: str) -> bool:
         try:
@@ -78,8 +83,13 @@ class Platform:
             return False
 
 
-async def poll(check: Callable[[], Awaitable[T]], *, timeout: float = 30.0,
-               interval: float = 0.2, what: str = "condition") -> T:
+async def poll(
+    check: Callable[[], Awaitable[T]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> T:
     """Await `check` until it returns something truthy; the platform is asynchronous."""
     deadline = time.monotonic() + timeout
     while True:

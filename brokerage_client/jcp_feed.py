@@ -12,8 +12,12 @@ from schemas.topics import JCP_CLAIMANT_EVENTS
 
 class JcpFeed:
     def __init__(self, bootstrap_servers: str) -> None:
-        self._producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all",
-                                          enable_idempotence=True, client_id="jcp-feed")
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            enable_idempotence=True,
+            client_id="jcp-feed",
+        )
 
     async def __aenter__(self) -> JcpFeed:
         await self._producer.start()
@@ -23,13 +27,17 @@ class JcpFeed:
         await self._producer.stop()
 
     async def publish(self, event_type: str, data: dict[str, Any]) -> CloudEvent:
-        event = CloudEvent.create(type=event_type, source="/jcp/claimant-feed",
-                                  subject=data["claimant_ref"], data=data)
+        event = CloudEvent.create(
+            type=event_type, source="/jcp/claimant-feed", subject=data["claimant_ref"], data=data
+        )
         await self.send_raw(event.to_bytes(), key=event.subject)
         return event
 
     async def send_raw(self, value: bytes, key: str) -> None:
         """Send bytes as they are: for replaying an event, or for showing what poison does."""
         await self._producer.send_and_wait(
-            JCP_CLAIMANT_EVENTS.name, value=value, key=key.encode(),
-            headers=[("content-type", b"application/cloudevents+json")])
+            JCP_CLAIMANT_EVENTS.name,
+            value=value,
+            key=key.encode(),
+            headers=[("content-type", b"application/cloudevents+json")],
+        )

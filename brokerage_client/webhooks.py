@@ -61,8 +61,11 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                status = receiver._accept(body, self.headers.get("X-Notification-Id", ""),
-                                          self.headers.get("X-Signature-256", ""))
+                status = receiver._accept(
+                    body,
+                    self.headers.get("X-Notification-Id", ""),
+                    self.headers.get("X-Signature-256", ""),
+                )
                 self.send_response(status)
                 self.end_headers()
 

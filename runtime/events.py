@@ -29,9 +29,9 @@ def to_cloudevent(
     subject = str(getattr(data, topic_for(data.event_type).key))
     payload = data.model_dump(mode="json")
     event_id = (
-        derived_event_id(cause_id, data.event_type, subject,
-                         json.dumps(payload, sort_keys=True))
-        if cause_id else str(uuid.uuid4())
+        derived_event_id(cause_id, data.event_type, subject, json.dumps(payload, sort_keys=True))
+        if cause_id
+        else str(uuid.uuid4())
     )
     return CloudEvent.create(
         id=event_id,

@@ -41,6 +41,7 @@ def create_http_app(
     description: str,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     readiness: Readiness,
+    asyncapi: Callable[[], dict[str, Any]] | None = None,
 ) -> FastAPI:
     app = FastAPI(title=title, description=description, version="1", lifespan=lifespan)
 
@@ -103,5 +104,12 @@ def create_http_app(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    if asyncapi is not None:
+        document = asyncapi
+
+        @app.get("/asyncapi.json", tags=["docs"], summary="AsyncAPI document of the topics")
+        async def asyncapi_json() -> dict[str, Any]:
+            return document()
 
     return app

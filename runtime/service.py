@@ -11,6 +11,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
+from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -74,6 +75,11 @@ class ServiceRuntime:
         if self.relay:
             checks["outbox_relay"] = self.relay.healthy
         return checks
+
+    def asyncapi(self, title: str, description: str) -> dict[str, object]:
+        """The AsyncAPI 3.0 document of this service's topics (served at /asyncapi.json)."""
+        spec = AsyncAPI(self.broker, title=title, description=description, version="1")
+        return spec.to_specification().to_jsonable()
 
     def lifespan(self, *, setup: Hook | None = None) -> Callable[[FastAPI], object]:
         @asynccontextmanager

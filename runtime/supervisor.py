@@ -52,11 +52,17 @@ def start_services(
     for name, port in ports.items():
         log_path = log_dir / f"{name}.log"
         log_file = log_path.open("ab")
-        process_env = {**os.environ, **(env or {}), "HTTP_PORT": str(port),
-                       **(per_service_env or {}).get(name, {})}
+        process_env = {
+            **os.environ,
+            **(env or {}),
+            "HTTP_PORT": str(port),
+            **(per_service_env or {}).get(name, {}),
+        }
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", f"services.{name}"],
-            env=process_env, stdout=log_file, stderr=subprocess.STDOUT,
+            env=process_env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         started.append(ServiceProcess(name, port, process, log_path, log_file))
     return started
@@ -69,8 +75,9 @@ def wait_ready(processes: list[ServiceProcess], timeout: float = 90.0) -> None:
     while pending:
         for svc in list(pending):
             if svc.process.poll() is not None:
-                raise RuntimeError(f"{svc.name} exited with {svc.process.returncode}; "
-                                   f"see {svc.log_path}")
+                raise RuntimeError(
+                    f"{svc.name} exited with {svc.process.returncode}; see {svc.log_path}"
+                )
             try:
                 if httpx.get(f"{svc.url}/readyz", timeout=2).status_code == 200:
                     pending.remove(svc)
@@ -78,8 +85,10 @@ def wait_ready(processes: list[ServiceProcess], timeout: float = 90.0) -> None:
                 pass
         if pending and time.monotonic() > deadline:
             names = ", ".join(s.name for s in pending)
-            raise TimeoutError(f"not ready after {timeout:.0f}s: {names}; see their logs in "
-                               f"{pending[0].log_path.parent}")
+            raise TimeoutError(
+                f"not ready after {timeout:.0f}s: {names}; see their logs in "
+                f"{pending[0].log_path.parent}"
+            )
         time.sleep(0.3)
 
 

@@ -21,15 +21,15 @@ def desired_topics(replication: int) -> list[NewTopic]:
     topics = []
     for topic in TOPICS:
         for name in (topic.name, topic.dlq):
-            topics.append(NewTopic(name=name, num_partitions=topic.partitions,
-                                   replication_factor=replication))
+            topics.append(
+                NewTopic(name=name, num_partitions=topic.partitions, replication_factor=replication)
+            )
     return topics
 
 
 async def ensure_topics(bootstrap_servers: str, replication: int = 1) -> list[str]:
     """Create the missing topics; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
-                                client_id="topic-bootstrap")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-bootstrap")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -41,8 +41,11 @@ async def ensure_topics(bootstrap_servers: str, replication: int = 1) -> list[st
         for info in described:
             have = len(info.get("partitions", []))
             if have and have != wanted[info["topic"]]:
-                print(f"warning: {info['topic']} has {have} partitions, the contract's "
-                      f"registry says {wanted[info['topic']]}", file=sys.stderr)
+                print(
+                    f"warning: {info['topic']} has {have} partitions, the contract's "
+                    f"registry says {wanted[info['topic']]}",
+                    file=sys.stderr,
+                )
         return [t.name for t in missing]
     finally:
         await admin.close()
@@ -50,10 +53,14 @@ async def ensure_topics(bootstrap_servers: str, replication: int = 1) -> list[st
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--bootstrap-servers",
-                        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"))
-    parser.add_argument("--replication-factor", type=int,
-                        default=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1")))
+    parser.add_argument(
+        "--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    )
+    parser.add_argument(
+        "--replication-factor",
+        type=int,
+        default=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1")),
+    )
     args = parser.parse_args()
     created = asyncio.run(ensure_topics(args.bootstrap_servers, args.replication_factor))
     total = len(desired_topics(args.replication_factor))

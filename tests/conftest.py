@@ -47,6 +47,13 @@ def _local_infra_status() -> bool:
     return subprocess.run([*INFRA, "status"], capture_output=True, check=False).returncode == 0
 
 
+def _local_addresses() -> tuple[str, str]:
+    """What `infra.py env` prints, so LOCAL_KAFKA_PORT / LOCAL_MONGO_PORT are honoured."""
+    out = subprocess.run([*INFRA, "env"], capture_output=True, text=True, check=True).stdout
+    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URI"]
+
+
 def _docker_answers() -> bool:
     if not shutil.which("docker"):
         return False
@@ -67,7 +74,7 @@ def infrastructure() -> Iterator[Infrastructure]:
         already_up = _local_infra_status()
         started = subprocess.run([*INFRA, "up"], check=False)
         if started.returncode == 0:
-            infra = Infrastructure("127.0.0.1:9092", "mongodb://127.0.0.1:27017", "local")
+            infra = Infrastructure(*_local_addresses(), "local")
             asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
             try:
                 yield infra
@@ -76,14 +83,17 @@ def infrastructure() -> Iterator[Infrastructure]:
                     subprocess.run([*INFRA, "down"], check=False)
             return
         if not _docker_answers():
-            pytest.fail("the local infrastructure did not start (see its message above) and "
-                        "no Docker engine answers for testcontainers")
+            pytest.fail(
+                "the local infrastructure did not start (see its message above) and "
+                "no Docker engine answers for testcontainers"
+            )
 
     from testcontainers.kafka import KafkaContainer
     from testcontainers.mongodb import MongoDbContainer
 
     with KafkaContainer().with_kraft() as kafka_c, MongoDbContainer("mongo:7") as mongo_c:
-        infra = Infrastructure(kafka_c.get_bootstrap_server(), mongo_c.get_connection_url(),
-                               "testcontainers")
+        infra = Infrastructure(
+            kafka_c.get_bootstrap_server(), mongo_c.get_connection_url(), "testcontainers"
+        )
         asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
         yield infra

@@ -42,8 +42,10 @@ async def _demo(provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     external = "KAFKA_BOOTSTRAP_SERVERS" in os.environ and "MONGODB_URI" in os.environ
-    infra_was_up = external or subprocess.run([*INFRA, "status"], capture_output=True,
-                                              check=False).returncode == 0
+    infra_was_up = (
+        external
+        or subprocess.run([*INFRA, "status"], capture_output=True, check=False).returncode == 0
+    )
     if not external and subprocess.run([*INFRA, "up"], check=False).returncode != 0:
         return 1
     processes = []
@@ -55,13 +57,17 @@ def main() -> int:
         print("\nservices (OpenAPI docs at <url>/docs):")
         for p in processes:
             print(f"  {p.name:<14} {p.url}   log: {p.log_path}")
-        with (WebhookReceiver("demo-provider-secret-0001") as provider_hooks,
-              WebhookReceiver("demo-employer-secret-0001") as employer_hooks):
+        with (
+            WebhookReceiver("demo-provider-secret-0001") as provider_hooks,
+            WebhookReceiver("demo-employer-secret-0001") as employer_hooks,
+        ):
             if os.environ.get("DEMO", "1") != "0":
                 print("\nloading demo data through the contract:")
                 asyncio.run(_demo(provider_hooks, employer_hooks))
-            print("\nthe platform is running; dev tokens are in deploy/local/dev-tokens.json. "
-                  "Ctrl-C stops everything.")
+            print(
+                "\nthe platform is running; dev tokens are in deploy/local/dev-tokens.json. "
+                "Ctrl-C stops everything."
+            )
             while all(p.process.poll() is None for p in processes):
                 time.sleep(1)
             crashed = [p.name for p in processes if p.process.poll() is not None]

@@ -14,8 +14,9 @@ from services.matching.domain import Match, may_see_match
 from services.matching.rules import RULES_VERSION, WEIGHTS
 from services.matching.store import MatchingStore
 
-Readers = Annotated[Principal, Depends(allow("operations", "jcp", "provider",
-                                             "employer_brokerage"))]
+Readers = Annotated[
+    Principal, Depends(allow("operations", "jcp", "provider", "employer_brokerage"))
+]
 
 
 def build_router(store: MatchingStore) -> APIRouter:

@@ -51,30 +51,53 @@ class Match(BaseModel):
         return match, [match._proposed()]
 
     def _proposed(self) -> ev.MatchProposed:
-        return ev.MatchProposed(**self.model_dump(include={
-            "match_id", "vacancy_id", "client_id", "employer_id", "brokerage_id", "score",
-            "reasons", "rules_version"}))
+        return ev.MatchProposed(
+            **self.model_dump(
+                include={
+                    "match_id",
+                    "vacancy_id",
+                    "client_id",
+                    "employer_id",
+                    "brokerage_id",
+                    "score",
+                    "reasons",
+                    "rules_version",
+                }
+            )
+        )
 
     def reevaluate(self, evaluation: Evaluation) -> list[EventData]:
         """Apply a fresh evaluation: withdraw, re-propose or re-score; silent if unchanged."""
         if not evaluation.proposable:
             return self.withdraw(f"no longer eligible ({evaluation.failed_gate or 'score'})")
-        unchanged = (self.status == "proposed" and self.score == evaluation.score
-                     and self.rules_version == RULES_VERSION)
+        unchanged = (
+            self.status == "proposed"
+            and self.score == evaluation.score
+            and self.rules_version == RULES_VERSION
+        )
         if unchanged:
             return []
         self.status, self.withdrawn_reason = "proposed", None
         self.score, self.reasons, self.rules_version = (
-            evaluation.score, evaluation.reasons, RULES_VERSION)
+            evaluation.score,
+            evaluation.reasons,
+            RULES_VERSION,
+        )
         return [self._proposed()]
 
     def withdraw(self, reason: str) -> list[EventData]:
         if self.status == "withdrawn":
             return []
         self.status, self.withdrawn_reason = "withdrawn", reason
-        return [ev.MatchWithdrawn(match_id=self.match_id, vacancy_id=self.vacancy_id,
-                                  client_id=self.client_id, brokerage_id=self.brokerage_id,
-                                  reason=reason)]
+        return [
+            ev.MatchWithdrawn(
+                match_id=self.match_id,
+                vacancy_id=self.vacancy_id,
+                client_id=self.client_id,
+                brokerage_id=self.brokerage_id,
+                reason=reason,
+            )
+        ]
 
 
 def may_see_match(principal: Principal, match: Match, client_providers: set[str]) -> bool:

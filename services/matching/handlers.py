@@ -23,8 +23,13 @@ Wrap = Callable[[Sequence[EventData]], list[CloudEvent]]
 def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
     def wrap_for(cause: CloudEvent) -> Wrap:
         def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(events, source=SOURCE, cause_id=cause.id,
-                                  correlationid=cause.correlationid or cause.id)
+            return to_cloudevents(
+                events,
+                source=SOURCE,
+                cause_id=cause.id,
+                correlationid=cause.correlationid or cause.id,
+            )
+
         return wrap
 
     async def consider(client: ClientProfile, vacancy: VacancySpec, wrap: Wrap) -> None:
@@ -72,12 +77,17 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
         await store.shut_vacancy(data.vacancy_id)
         reason = f"vacancy {data.status}"
         for match_id in await store.proposed_match_ids(vacancy_id=data.vacancy_id):
-            await store.matches.mutate({"_id": match_id}, lambda m: m.withdraw(reason),
-                                       wrap_for(event))
+            await store.matches.mutate(
+                {"_id": match_id}, lambda m: m.withdraw(reason), wrap_for(event)
+            )
 
     referral_events = (
-        referrals.ReferralCreated, referrals.ReferralAccepted, referrals.ReferralRejected,
-        referrals.ReferralStarted, referrals.ReferralCompleted, referrals.ReferralDroppedOut,
+        referrals.ReferralCreated,
+        referrals.ReferralAccepted,
+        referrals.ReferralRejected,
+        referrals.ReferralStarted,
+        referrals.ReferralCompleted,
+        referrals.ReferralDroppedOut,
         referrals.ReferralWithdrawn,
     )
     return {

@@ -81,8 +81,10 @@ def _norm(values: list[str]) -> set[str]:
 def distance_km(a: Location, b: Location) -> float:
     """Great-circle distance: postcode-district centroids are all we hold, so it is approximate."""
     lat1, lon1, lat2, lon2 = map(math.radians, (a.lat, a.lon, b.lat, b.lon))
-    h = (math.sin((lat2 - lat1) / 2) ** 2
-         + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2)
+    h = (
+        math.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    )
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
@@ -95,8 +97,12 @@ def _coverage(wanted: list[str], have: set[str]) -> tuple[float, list[str]]:
 
 
 def _reason(factor: str, value: float, explanation: str) -> Reason:
-    return Reason(factor=factor, weight=WEIGHTS.get(factor, 0.0), value=round(value, 4),
-                  explanation=explanation)
+    return Reason(
+        factor=factor,
+        weight=WEIGHTS.get(factor, 0.0),
+        value=round(value, 4),
+        explanation=explanation,
+    )
 
 
 def _fail(gate: str) -> Evaluation:
@@ -113,8 +119,9 @@ def evaluate(client: ClientProfile, vacancy: VacancySpec) -> Evaluation:
         shared = sorted(_norm(vacancy.target_priority_groups) & _norm(client.priority_groups))
         if not shared:
             return _fail("target_group")
-        gate_reasons.append(_reason("target_group", 1.0,
-                                    "in a priority group this vacancy targets"))
+        gate_reasons.append(
+            _reason("target_group", 1.0, "in a priority group this vacancy targets")
+        )
     if vacancy.target_wards:
         if client.ward.casefold() not in _norm(vacancy.target_wards):
             return _fail("target_ward")
@@ -132,21 +139,39 @@ def evaluate(client: ClientProfile, vacancy: VacancySpec) -> Evaluation:
     desirable, des_matched = _coverage(vacancy.desirable_skills, skills)
     in_sector = vacancy.sector.casefold() in _norm(client.preferred_sectors)
     reasons = [
-        _reason("skills", required,
-                f"has {len(req_matched)} of {len(vacancy.required_skills)} required skills"
-                + (f" ({', '.join(req_matched)})" if req_matched else "")),
-        _reason("desirable_skills", desirable,
-                f"has {len(des_matched)} of {len(vacancy.desirable_skills)} desirable skills"),
-        _reason("qualification", 1.0,
-                f"qualification level {client.qualification_level} meets the minimum "
-                f"{vacancy.min_qualification_level}"),
-        _reason("distance", 1 - km / client.max_travel_km,
-                f"{km:.1f} km away, within {client.max_travel_km:g} km the client can travel"),
-        _reason("hours", vacancy.hours_per_week / client.available_hours_per_week,
-                f"{vacancy.hours_per_week:g} hours a week of the "
-                f"{client.available_hours_per_week:g} available"),
-        _reason("sector", 1.0 if in_sector else 0.0,
-                f"{vacancy.sector} is {'a' if in_sector else 'not a'} preferred sector"),
+        _reason(
+            "skills",
+            required,
+            f"has {len(req_matched)} of {len(vacancy.required_skills)} required skills"
+            + (f" ({', '.join(req_matched)})" if req_matched else ""),
+        ),
+        _reason(
+            "desirable_skills",
+            desirable,
+            f"has {len(des_matched)} of {len(vacancy.desirable_skills)} desirable skills",
+        ),
+        _reason(
+            "qualification",
+            1.0,
+            f"qualification level {client.qualification_level} meets the minimum "
+            f"{vacancy.min_qualification_level}",
+        ),
+        _reason(
+            "distance",
+            1 - km / client.max_travel_km,
+            f"{km:.1f} km away, within {client.max_travel_km:g} km the client can travel",
+        ),
+        _reason(
+            "hours",
+            vacancy.hours_per_week / client.available_hours_per_week,
+            f"{vacancy.hours_per_week:g} hours a week of the "
+            f"{client.available_hours_per_week:g} available",
+        ),
+        _reason(
+            "sector",
+            1.0 if in_sector else 0.0,
+            f"{vacancy.sector} is {'a' if in_sector else 'not a'} preferred sector",
+        ),
     ]
     score = round(sum(r.weight * r.value for r in reasons), 4)
     return Evaluation(eligible=True, score=score, reasons=reasons + gate_reasons)

@@ -18,8 +18,7 @@ ACTIVE_REFERRAL = ("created", "accepted", "started")
 
 class MatchingStore:
     def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
-        self.matches = DocumentStore(db["matches"], Match, id_field="match_id",
-                                     on_saved=on_saved)
+        self.matches = DocumentStore(db["matches"], Match, id_field="match_id", on_saved=on_saved)
         self._clients = db["clients"]
         self._vacancies = db["vacancies"]
 
@@ -29,7 +28,8 @@ class MatchingStore:
 
     async def ensure_indexes(self) -> None:
         await self.matches.collection.create_index(
-            [("vacancy_id", ASCENDING), ("score", DESCENDING)])
+            [("vacancy_id", ASCENDING), ("score", DESCENDING)]
+        )
         await self.matches.collection.create_index([("client_id", ASCENDING)])
         await self._clients.create_index([("job_ready", ASCENDING)])
         await self._vacancies.create_index([("open", ASCENDING)])
@@ -45,14 +45,15 @@ class MatchingStore:
 
     async def set_consent(self, client_id: str, scopes: list[str]) -> None:
         await self._clients.update_one(
-            {"_id": client_id}, {"$set": {"consent_scopes": scopes}}, upsert=True)
+            {"_id": client_id}, {"$set": {"consent_scopes": scopes}}, upsert=True
+        )
 
-    async def set_referral(self, client_id: str, referral_id: str, provider_id: str,
-                           status: str) -> None:
+    async def set_referral(
+        self, client_id: str, referral_id: str, provider_id: str, status: str
+    ) -> None:
         await self._clients.update_one(
             {"_id": client_id},
-            {"$set": {f"referrals.{referral_id}": {"provider_id": provider_id,
-                                                   "status": status}}},
+            {"$set": {f"referrals.{referral_id}": {"provider_id": provider_id, "status": status}}},
             upsert=True,
         )
 
@@ -72,7 +73,8 @@ class MatchingStore:
 
     async def save_vacancy(self, spec: VacancySpec) -> None:
         await self._vacancies.update_one(
-            {"_id": spec.vacancy_id}, {"$set": spec.model_dump(mode="json")}, upsert=True)
+            {"_id": spec.vacancy_id}, {"$set": spec.model_dump(mode="json")}, upsert=True
+        )
 
     async def shut_vacancy(self, vacancy_id: str) -> None:
         await self._vacancies.update_one({"_id": vacancy_id}, {"$set": {"open": False}})

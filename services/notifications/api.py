@@ -16,14 +16,16 @@ from services.notifications.domain import Subscription
 from services.notifications.rules import NOTIFIABLE_TYPES
 from services.notifications.store import NotificationsStore
 
-Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "jcp",
-                                            "operations"))]
+Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "jcp", "operations"))]
 
 
 class NewSubscription(BaseModel):
     url: AnyHttpUrl
-    secret: str = Field(min_length=16, max_length=256,
-                        description="Shared secret for X-Signature-256; at least 16 characters.")
+    secret: str = Field(
+        min_length=16,
+        max_length=256,
+        description="Shared secret for X-Signature-256; at least 16 characters.",
+    )
     event_types: list[str] = Field(min_length=1)
 
     @field_validator("event_types")
@@ -49,12 +51,20 @@ class SubscriptionView(BaseModel):
 def build_router(store: NotificationsStore) -> APIRouter:
     router = APIRouter()
 
-    @router.post("/subscriptions", status_code=201, response_model=SubscriptionCreated,
-                 tags=["subscriptions"])
+    @router.post(
+        "/subscriptions",
+        status_code=201,
+        response_model=SubscriptionCreated,
+        tags=["subscriptions"],
+    )
     async def subscribe(body: NewSubscription, principal: Anyone) -> SubscriptionCreated:
         subscription = Subscription(
-            subscription_id=new_id("SB"), org_id=principal.org_id, url=str(body.url),
-            secret=body.secret, event_types=body.event_types, created_at=datetime.now(UTC),
+            subscription_id=new_id("SB"),
+            org_id=principal.org_id,
+            url=str(body.url),
+            secret=body.secret,
+            event_types=body.event_types,
+            created_at=datetime.now(UTC),
         )
         await store.subscriptions.add(subscription)
         return SubscriptionCreated(subscription_id=subscription.subscription_id)
@@ -66,7 +76,8 @@ def build_router(store: NotificationsStore) -> APIRouter:
     @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
     async def unsubscribe(subscription_id: str, principal: Anyone) -> None:
         result = await store.subscriptions.collection.delete_one(
-            {"_id": subscription_id, "org_id": principal.org_id})
+            {"_id": subscription_id, "org_id": principal.org_id}
+        )
         if result.deleted_count != 1:
             raise NotFound("no such subscription")
 

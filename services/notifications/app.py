@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from runtime.consumer import EventConsumer
 from runtime.http import create_http_app
 from runtime.service import ServiceRuntime
+from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
 from services.notifications.api import build_router
 from services.notifications.handlers import build_handlers
@@ -28,8 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inbox=rt.inbox,
         max_attempts=settings.handler_max_attempts,
     )
-    rt.broker.publisher(NOTIFICATION_EVENTS.name, title=NOTIFICATION_EVENTS.name,
-                        description="Webhook delivery outcomes, keyed by recipient org_id.")
+    rt.broker.publisher(
+        NOTIFICATION_EVENTS.name,
+        schema=CloudEvent,
+        title=NOTIFICATION_EVENTS.name,
+        description="Webhook delivery outcomes, keyed by recipient org_id.",
+    )
     sender = WebhookSender(
         store,
         max_attempts=settings.webhook_max_attempts,
@@ -37,12 +42,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timeout_seconds=settings.webhook_timeout_seconds,
     )
     rt.background.append(sender.job())
+    title = "Notifications service"
+    description = (
+        "Signed webhooks and an inbox for providers and employer brokerages; "
+        "each recipient sees only what it may."
+    )
     app = create_http_app(
-        title="Notifications service",
-        description="Signed webhooks and an inbox for providers and employer brokerages; "
-        "each recipient sees only what it may.",
+        title=title,
+        description=description,
         lifespan=rt.lifespan(setup=store.ensure_indexes),
         readiness=rt.readiness,
+        asyncapi=lambda: rt.asyncapi(title, description),
     )
     app.include_router(build_router(store))
     return app

@@ -40,8 +40,11 @@ class Notification(BaseModel):
             "event": reduce_for(event, recipient.audience),
         }
         return cls(
-            notification_id=notification_id, org_id=recipient.org_id,
-            audience=recipient.audience, kind=event.type, created_at=created_at,
+            notification_id=notification_id,
+            org_id=recipient.org_id,
+            audience=recipient.audience,
+            kind=event.type,
+            created_at=created_at,
             source_event_id=event.id,
             body=json.dumps(payload, separators=(",", ":"), sort_keys=True),
         )
@@ -78,8 +81,16 @@ class Delivery(BaseModel):
         )
 
     def _ids(self) -> dict[str, Any]:
-        return self.model_dump(include={"notification_id", "org_id", "subscription_id", "kind",
-                                        "source_event_id", "attempts"})
+        return self.model_dump(
+            include={
+                "notification_id",
+                "org_id",
+                "subscription_id",
+                "kind",
+                "source_event_id",
+                "attempts",
+            }
+        )
 
     def succeeded(self, now: datetime) -> list[EventData]:
         if self.status != "pending":
@@ -88,8 +99,9 @@ class Delivery(BaseModel):
         self.status, self.delivered_at = "delivered", now
         return [ev.NotificationDelivered(**self._ids())]
 
-    def failed_attempt(self, now: datetime, error: str, *, max_attempts: int,
-                       base_backoff: float) -> list[EventData]:
+    def failed_attempt(
+        self, now: datetime, error: str, *, max_attempts: int, base_backoff: float
+    ) -> list[EventData]:
         if self.status != "pending":
             return []
         self.attempts += 1
@@ -97,8 +109,9 @@ class Delivery(BaseModel):
         if self.attempts >= max_attempts:
             self.status = "failed"
             return [ev.NotificationFailed(**self._ids(), error=self.last_error)]
-        self.next_attempt_at = (now + timedelta(seconds=backoff_seconds(
-            self.attempts, base_backoff))).timestamp()
+        self.next_attempt_at = (
+            now + timedelta(seconds=backoff_seconds(self.attempts, base_backoff))
+        ).timestamp()
         return []
 
 

@@ -18,8 +18,7 @@ from services.notifications.store import NotificationsStore
 def build_handlers(store: NotificationsStore) -> dict[type[EventData], Handler]:
     async def on_referral(event: CloudEvent, data: referrals._ReferralEvent) -> None:
         # Remember who the client's providers are: they hear of the client's matches.
-        await store.set_referral(data.client_id, data.referral_id, data.provider_id,
-                                 data.status)
+        await store.set_referral(data.client_id, data.referral_id, data.provider_id, data.status)
         await on_event(event, data)
 
     async def on_event(event: CloudEvent, _: EventData) -> None:
@@ -31,8 +30,9 @@ def build_handlers(store: NotificationsStore) -> dict[type[EventData], Handler]:
             notification = await store.keep(Notification.for_recipient(event, recipient))
             for subscription in await store.subscriptions_for(recipient.org_id, event.type):
                 with contextlib.suppress(AlreadyExists):
-                    await store.deliveries.add(Delivery.of(notification,
-                                                           subscription.subscription_id))
+                    await store.deliveries.add(
+                        Delivery.of(notification, subscription.subscription_id)
+                    )
 
     return {
         EVENT_MODELS[t]: on_referral if t in REFERRAL_TYPES else on_event

@@ -17,10 +17,12 @@ ACTIVE_REFERRAL = ("created", "accepted", "started")
 
 class NotificationsStore:
     def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
-        self.deliveries = DocumentStore(db["deliveries"], Delivery, id_field="delivery_id",
-                                        on_saved=on_saved)
-        self.subscriptions = DocumentStore(db["subscriptions"], Subscription,
-                                           id_field="subscription_id")
+        self.deliveries = DocumentStore(
+            db["deliveries"], Delivery, id_field="delivery_id", on_saved=on_saved
+        )
+        self.subscriptions = DocumentStore(
+            db["subscriptions"], Subscription, id_field="subscription_id"
+        )
         self._notifications = db["notifications"]
         self._clients = db["clients"]
 
@@ -29,10 +31,10 @@ class NotificationsStore:
         return [self.deliveries.collection]
 
     async def ensure_indexes(self) -> None:
-        await self._notifications.create_index([("org_id", ASCENDING),
-                                                ("created_at", DESCENDING)])
-        await self.deliveries.collection.create_index([("status", ASCENDING),
-                                                       ("next_attempt_at", ASCENDING)])
+        await self._notifications.create_index([("org_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.deliveries.collection.create_index(
+            [("status", ASCENDING), ("next_attempt_at", ASCENDING)]
+        )
         await self.subscriptions.collection.create_index([("org_id", ASCENDING)])
 
     async def keep(self, notification: Notification) -> Notification:
@@ -40,7 +42,8 @@ class NotificationsStore:
         written, is what every delivery sends."""
         doc = notification.model_dump()
         await self._notifications.update_one(
-            {"_id": notification.notification_id}, {"$setOnInsert": doc}, upsert=True)
+            {"_id": notification.notification_id}, {"$setOnInsert": doc}, upsert=True
+        )
         stored = await self._notifications.find_one({"_id": notification.notification_id})
         return Notification.model_validate(stored)
 
@@ -49,8 +52,11 @@ class NotificationsStore:
         return Notification.model_validate(doc) if doc else None
 
     async def inbox(self, org_id: str, limit: int) -> list[Notification]:
-        cursor = (self._notifications.find({"org_id": org_id})
-                  .sort([("created_at", DESCENDING), ("_id", DESCENDING)]).limit(limit))
+        cursor = (
+            self._notifications.find({"org_id": org_id})
+            .sort([("created_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
         return [Notification.model_validate(d) async for d in cursor]
 
     async def subscriptions_for(self, org_id: str, kind: str) -> list[Subscription]:
@@ -59,20 +65,28 @@ class NotificationsStore:
 
     async def due_deliveries(self, limit: int = 20) -> list[str]:
         now = datetime.now(UTC).timestamp()
-        cursor = (self.deliveries.collection
-                  .find({"status": "pending", "next_attempt_at": {"$lte": now}}, {"_id": 1})
-                  .sort("next_attempt_at", ASCENDING).limit(limit))
+        cursor = (
+            self.deliveries.collection.find(
+                {"status": "pending", "next_attempt_at": {"$lte": now}}, {"_id": 1}
+            )
+            .sort("next_attempt_at", ASCENDING)
+            .limit(limit)
+        )
         return [d["_id"] async for d in cursor]
 
-    async def set_referral(self, client_id: str, referral_id: str, provider_id: str,
-                           status: str) -> None:
+    async def set_referral(
+        self, client_id: str, referral_id: str, provider_id: str, status: str
+    ) -> None:
         await self._clients.update_one(
             {"_id": client_id},
-            {"$set": {f"referrals.{referral_id}": {"provider_id": provider_id,
-                                                   "status": status}}},
-            upsert=True)
+            {"$set": {f"referrals.{referral_id}": {"provider_id": provider_id, "status": status}}},
+            upsert=True,
+        )
 
     async def providers_of(self, client_id: str) -> set[str]:
         doc = await self._clients.find_one({"_id": client_id}) or {}
-        return {r["provider_id"] for r in doc.get("referrals", {}).values()
-                if r["status"] in ACTIVE_REFERRAL}
+        return {
+            r["provider_id"]
+            for r in doc.get("referrals", {}).values()
+            if r["status"] in ACTIVE_REFERRAL
+        }

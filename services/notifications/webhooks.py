@@ -80,15 +80,21 @@ class WebhookSender:
         def outcome(d: Delivery) -> list[EventData]:
             if error is None:
                 return d.succeeded(now)
-            return d.failed_attempt(now, error, max_attempts=self._max_attempts,
-                                    base_backoff=self._base_backoff)
+            return d.failed_attempt(
+                now, error, max_attempts=self._max_attempts, base_backoff=self._base_backoff
+            )
 
         try:
             await self._store.deliveries.mutate({"_id": delivery_id}, outcome, _wrap)
         except NotFound:
             return
-        log.info("webhook.attempt", delivery_id=delivery_id, ok=error is None, error=error,
-                 attempt=delivery.attempts + 1)
+        log.info(
+            "webhook.attempt",
+            delivery_id=delivery_id,
+            ok=error is None,
+            error=error,
+            attempt=delivery.attempts + 1,
+        )
 
     def job(self) -> Callable[[], Awaitable[None]]:
         async def deliver_webhooks() -> None:

@@ -23,8 +23,7 @@ from services.referrals.store import ReferralsStore
 
 SOURCE = "/services/referrals"
 
-Anyone = Annotated[Principal, Depends(allow("jcp", "provider", "operations",
-                                            "employer_brokerage"))]
+Anyone = Annotated[Principal, Depends(allow("jcp", "provider", "operations", "employer_brokerage"))]
 Readers = Annotated[Principal, Depends(allow("jcp", "provider", "operations"))]
 ClientActors = Annotated[Principal, Depends(allow("jcp", "provider"))]
 Jcp = Annotated[Principal, Depends(allow("jcp"))]
@@ -71,8 +70,8 @@ def build_router(store: ReferralsStore) -> APIRouter:
 
     def wrap(request: Request) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
         def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(events, source=SOURCE,
-                                  correlationid=request.state.correlation_id)
+            return to_cloudevents(events, source=SOURCE, correlationid=request.state.correlation_id)
+
         return _wrap
 
     async def visible_client(client_id: str, principal: Principal) -> tuple[Client, list[Referral]]:
@@ -116,8 +115,9 @@ def build_router(store: ReferralsStore) -> APIRouter:
         )
         return ConsentView(client_id=client_id, consent_scopes=client.consent_scopes)
 
-    @router.post("/clients/{client_id}/consent/withdraw", tags=["clients"],
-                 response_model=ConsentView)
+    @router.post(
+        "/clients/{client_id}/consent/withdraw", tags=["clients"], response_model=ConsentView
+    )
     async def withdraw_consent(
         client_id: str, body: ConsentBody, principal: ClientActors, request: Request
     ) -> ConsentView:
@@ -149,8 +149,9 @@ def build_router(store: ReferralsStore) -> APIRouter:
         )
         return JobReadyView(client_id=client_id, job_ready=True)
 
-    @router.post("/referrals", tags=["referrals"], status_code=201,
-                 response_model=ReferralCreatedView)
+    @router.post(
+        "/referrals", tags=["referrals"], status_code=201, response_model=ReferralCreatedView
+    )
     async def create_referral(
         body: NewReferral, principal: Jcp, request: Request
     ) -> ReferralCreatedView:
@@ -199,7 +200,10 @@ def build_router(store: ReferralsStore) -> APIRouter:
         return await visible_referral(referral_id, principal)
 
     async def transition(
-        referral_id: str, action: domain.Action, principal: Principal, request: Request,
+        referral_id: str,
+        action: domain.Action,
+        principal: Principal,
+        request: Request,
         note: str | None = None,
     ) -> Referral:
         await visible_referral(referral_id, principal)
@@ -221,22 +225,19 @@ def build_router(store: ReferralsStore) -> APIRouter:
     async def start(referral_id: str, principal: ProviderOrJcp, request: Request) -> Referral:
         return await transition(referral_id, "start", principal, request)
 
-    @router.post("/referrals/{referral_id}/complete", tags=["referrals"],
-                 response_model=Referral)
+    @router.post("/referrals/{referral_id}/complete", tags=["referrals"], response_model=Referral)
     async def complete(
         referral_id: str, body: OutcomeBody, principal: ProviderOrJcp, request: Request
     ) -> Referral:
         return await transition(referral_id, "complete", principal, request, body.outcome)
 
-    @router.post("/referrals/{referral_id}/drop-out", tags=["referrals"],
-                 response_model=Referral)
+    @router.post("/referrals/{referral_id}/drop-out", tags=["referrals"], response_model=Referral)
     async def drop_out(
         referral_id: str, body: ReasonBody, principal: ProviderOrJcp, request: Request
     ) -> Referral:
         return await transition(referral_id, "drop-out", principal, request, body.reason)
 
-    @router.post("/referrals/{referral_id}/withdraw", tags=["referrals"],
-                 response_model=Referral)
+    @router.post("/referrals/{referral_id}/withdraw", tags=["referrals"], response_model=Referral)
     async def withdraw(
         referral_id: str, body: ReasonBody, principal: ProviderOrJcp, request: Request
     ) -> Referral:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from runtime.consumer import EventConsumer
 from runtime.http import create_http_app
 from runtime.service import ServiceRuntime
+from schemas.envelope import CloudEvent
 from schemas.topics import JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS
 from services.referrals.api import build_router
 from services.referrals.domain import load_directory
@@ -28,8 +29,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inbox=rt.inbox,
         max_attempts=settings.handler_max_attempts,
     )
-    rt.broker.publisher(REFERRAL_EVENTS.name, title=REFERRAL_EVENTS.name,
-                        description="Client and referral events, keyed by client_id.")
+    rt.broker.publisher(
+        REFERRAL_EVENTS.name,
+        schema=CloudEvent,
+        title=REFERRAL_EVENTS.name,
+        description="Client and referral events, keyed by client_id.",
+    )
 
     providers = load_directory(settings.providers_file.read_text())
 
@@ -37,12 +42,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await store.ensure_indexes()
         await store.seed_providers(providers)
 
+    title = "Referrals service"
+    description = (
+        "Clients from JCP claimant events, consent, referrals to providers, "
+        "assessments and job-readiness."
+    )
     app = create_http_app(
-        title="Referrals service",
-        description="Clients from JCP claimant events, consent, referrals to providers, "
-        "assessments and job-readiness.",
+        title=title,
+        description=description,
         lifespan=rt.lifespan(setup=setup),
         readiness=rt.readiness,
+        asyncapi=lambda: rt.asyncapi(title, description),
     )
     app.include_router(build_router(store))
     return app

@@ -76,8 +76,16 @@ class Barrier(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: Literal[
-        "childcare", "travel", "health", "addiction", "debt", "housing", "confidence",
-        "language", "caring", "other",
+        "childcare",
+        "travel",
+        "health",
+        "addiction",
+        "debt",
+        "housing",
+        "confidence",
+        "language",
+        "caring",
+        "other",
     ]
     blocking: bool
 
@@ -136,20 +144,31 @@ class Client(BaseModel):
         client = cls(
             client_id=client_id,
             registered_at=_now(),
-            **claim.model_dump(include={
-                "claimant_ref", "benefit", "claim_start", "jcp_office", "local_authority",
-                "ward", "postcode_district", "age_band", "priority_groups",
-            }),
+            **claim.model_dump(
+                include={
+                    "claimant_ref",
+                    "benefit",
+                    "claim_start",
+                    "jcp_office",
+                    "local_authority",
+                    "ward",
+                    "postcode_district",
+                    "age_band",
+                    "priority_groups",
+                }
+            ),
         )
-        return client, [ev.ClientRegistered(
-            client_id=client_id,
-            claimant_ref=claim.claimant_ref,
-            benefit=claim.benefit,
-            local_authority=claim.local_authority,
-            ward=claim.ward,
-            postcode_district=claim.postcode_district,
-            age_band=claim.age_band,
-        )]
+        return client, [
+            ev.ClientRegistered(
+                client_id=client_id,
+                claimant_ref=claim.claimant_ref,
+                benefit=claim.benefit,
+                local_authority=claim.local_authority,
+                ward=claim.ward,
+                postcode_district=claim.postcode_district,
+                age_band=claim.age_band,
+            )
+        ]
 
     # The contract has no referrals event for these: the record changes, nobody is told.
     def change_benefit(self, change: jcp.ClaimantBenefitChanged) -> list[EventData]:
@@ -172,16 +191,22 @@ class Client(BaseModel):
         if not added:
             return []  # already in force: an idempotent repeat, nothing to tell anyone
         self.consent_scopes = sorted({*self.consent_scopes, *added})
-        return [ev.ConsentRecorded(client_id=self.client_id, scopes=added,
-                                   current_scopes=self.consent_scopes)]
+        return [
+            ev.ConsentRecorded(
+                client_id=self.client_id, scopes=added, current_scopes=self.consent_scopes
+            )
+        ]
 
     def withdraw_consent(self, scopes: list[ConsentScope]) -> list[EventData]:
         removed = [s for s in dict.fromkeys(scopes) if s in self.consent_scopes]
         if not removed:
             return []
         self.consent_scopes = [s for s in self.consent_scopes if s not in removed]
-        return [ev.ConsentWithdrawn(client_id=self.client_id, scopes=removed,
-                                    current_scopes=self.consent_scopes)]
+        return [
+            ev.ConsentWithdrawn(
+                client_id=self.client_id, scopes=removed, current_scopes=self.consent_scopes
+            )
+        ]
 
     def assess(self, assessment: Assessment, provider_id: str) -> list[EventData]:
         self.assessment = RecordedAssessment(
@@ -189,14 +214,16 @@ class Client(BaseModel):
         )
         # A new assessment supersedes the old readiness: the provider confirms it again.
         self.job_ready = False
-        return [ev.ClientAssessed(
-            client_id=self.client_id,
-            provider_id=provider_id,
-            qualification_level=assessment.qualification_level,
-            literacy=assessment.literacy,
-            numeracy=assessment.numeracy,
-            blocking_barriers=assessment.blocking_barriers,
-        )]
+        return [
+            ev.ClientAssessed(
+                client_id=self.client_id,
+                provider_id=provider_id,
+                qualification_level=assessment.qualification_level,
+                literacy=assessment.literacy,
+                numeracy=assessment.numeracy,
+                blocking_barriers=assessment.blocking_barriers,
+            )
+        ]
 
     def mark_job_ready(self) -> list[EventData]:
         if self.assessment is None:
@@ -205,20 +232,22 @@ class Client(BaseModel):
             raise Conflict("a blocking barrier is still open; resolve it in a new assessment")
         self.job_ready = True
         a = self.assessment
-        return [ev.ClientJobReady(
-            client_id=self.client_id,
-            skills=a.skills,
-            qualification_level=a.qualification_level,
-            literacy=a.literacy,
-            numeracy=a.numeracy,
-            preferred_sectors=a.preferred_sectors,
-            location=a.location,
-            max_travel_km=a.max_travel_km,
-            available_hours_per_week=a.available_hours_per_week,
-            priority_groups=self.priority_groups,
-            ward=self.ward,
-            consent_scopes=self.consent_scopes,
-        )]
+        return [
+            ev.ClientJobReady(
+                client_id=self.client_id,
+                skills=a.skills,
+                qualification_level=a.qualification_level,
+                literacy=a.literacy,
+                numeracy=a.numeracy,
+                preferred_sectors=a.preferred_sectors,
+                location=a.location,
+                max_travel_km=a.max_travel_km,
+                available_hours_per_week=a.available_hours_per_week,
+                priority_groups=self.priority_groups,
+                ward=self.ward,
+                consent_scopes=self.consent_scopes,
+            )
+        ]
 
 
 class StatusChange(BaseModel):
@@ -265,23 +294,33 @@ class Referral(BaseModel):
         if provider is None:
             raise Invalid(f"no provider {provider_id!r} in the directory", field="provider_id")
         if programme not in provider.programmes:
-            raise Invalid(f"provider {provider_id} offers no programme {programme!r}",
-                          field="programme")
+            raise Invalid(
+                f"provider {provider_id} offers no programme {programme!r}", field="programme"
+            )
         if "providers" not in client.consent_scopes:
             raise Conflict("the client has not consented to sharing data with providers")
-        if any(r.is_active and r.provider_id == provider_id and r.programme == programme
-               for r in existing):
+        if any(
+            r.is_active and r.provider_id == provider_id and r.programme == programme
+            for r in existing
+        ):
             raise Conflict("the client already has an active referral to this programme")
         referral = cls(
-            referral_id=referral_id, client_id=client.client_id, provider_id=provider_id,
-            programme=programme, reason=reason,
+            referral_id=referral_id,
+            client_id=client.client_id,
+            provider_id=provider_id,
+            programme=programme,
+            reason=reason,
             history=[StatusChange(status="created", at=_now(), by=by.org_id)],
         )
         return referral, [ev.ReferralCreated(**referral._event_fields())]
 
     def _event_fields(self) -> dict[str, str]:
-        return {"referral_id": self.referral_id, "client_id": self.client_id,
-                "provider_id": self.provider_id, "programme": self.programme}
+        return {
+            "referral_id": self.referral_id,
+            "client_id": self.client_id,
+            "provider_id": self.provider_id,
+            "programme": self.programme,
+        }
 
     def apply(self, action: Action, by: Principal, note: str | None = None) -> list[EventData]:
         """Move along the lifecycle; 403 for the wrong caller, 409 for a forbidden step."""
@@ -314,8 +353,7 @@ def may_see_client(principal: Principal, referrals: list[Referral]) -> bool:
     """A provider sees a client only once the client has been referred to it."""
     if principal.is_("jcp", "operations"):
         return True
-    return principal.is_("provider") and any(r.provider_id == principal.org_id
-                                             for r in referrals)
+    return principal.is_("provider") and any(r.provider_id == principal.org_id for r in referrals)
 
 
 def check_may_act_for_client(principal: Principal, referrals: list[Referral]) -> None:

@@ -25,8 +25,13 @@ log = structlog.get_logger(__name__)
 def build_handlers(store: ReferralsStore) -> dict[type[EventData], Handler]:
     def wrap_for(cause: CloudEvent) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
         def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(events, source=SOURCE, cause_id=cause.id,
-                                  correlationid=cause.correlationid or cause.id)
+            return to_cloudevents(
+                events,
+                source=SOURCE,
+                cause_id=cause.id,
+                correlationid=cause.correlationid or cause.id,
+            )
+
         return wrap
 
     async def on_claimant_registered(event: CloudEvent, claim: jcp.ClaimantRegistered) -> None:

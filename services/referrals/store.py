@@ -13,10 +13,10 @@ from services.referrals.domain import Client, Provider, Referral
 
 class ReferralsStore:
     def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
-        self.clients = DocumentStore(db["clients"], Client, id_field="client_id",
-                                     on_saved=on_saved)
-        self.referrals = DocumentStore(db["referrals"], Referral, id_field="referral_id",
-                                       on_saved=on_saved)
+        self.clients = DocumentStore(db["clients"], Client, id_field="client_id", on_saved=on_saved)
+        self.referrals = DocumentStore(
+            db["referrals"], Referral, id_field="referral_id", on_saved=on_saved
+        )
         self._providers = db["providers"]
 
     @property

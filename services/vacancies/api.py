@@ -25,8 +25,9 @@ from services.vacancies.store import VacanciesStore
 SOURCE = "/services/vacancies"
 
 Brokerage = Annotated[Principal, Depends(allow("employer_brokerage"))]
-Readers = Annotated[Principal, Depends(allow("employer_brokerage", "jcp", "provider",
-                                             "operations"))]
+Readers = Annotated[
+    Principal, Depends(allow("employer_brokerage", "jcp", "provider", "operations"))
+]
 
 
 class NewVacancy(BaseModel):
@@ -69,8 +70,8 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
 
     def wrap(request: Request) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
         def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(events, source=SOURCE,
-                                  correlationid=request.state.correlation_id)
+            return to_cloudevents(events, source=SOURCE, correlationid=request.state.correlation_id)
+
         return _wrap
 
     async def visible(vacancy_id: str, principal: Principal) -> Vacancy:
@@ -80,7 +81,9 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
         return loaded.aggregate
 
     async def managed(
-        vacancy_id: str, principal: Principal, request: Request,
+        vacancy_id: str,
+        principal: Principal,
+        request: Request,
         change: Callable[[Vacancy], Sequence[EventData]],
     ) -> Vacancy:
         vacancy = await visible(vacancy_id, principal)
@@ -92,8 +95,9 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
     async def post_vacancy(
         body: NewVacancy, principal: Brokerage, request: Request
     ) -> VacancyCreated:
-        vacancy, events = Vacancy.post(new_id("VAC"), principal.org_id, today(),
-                                       **body.model_dump())
+        vacancy, events = Vacancy.post(
+            new_id("VAC"), principal.org_id, today(), **body.model_dump()
+        )
         await store.register_employer(principal.org_id, body.employer_id)
         await store.vacancies.add(vacancy, wrap(request)(events))
         return VacancyCreated(vacancy_id=vacancy.vacancy_id)
@@ -136,30 +140,43 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
         views = []
         for match in matches:
             candidate = candidates.get(match["client_id"], {})
-            views.append(employer_view_of_match(
-                match,
-                employers_consent="employers" in candidate.get("consent_scopes", []),
-                profile=candidate.get("profile"),
-            ))
+            views.append(
+                employer_view_of_match(
+                    match,
+                    employers_consent="employers" in candidate.get("consent_scopes", []),
+                    profile=candidate.get("profile"),
+                )
+            )
         return views
 
-    @router.post("/vacancies/{vacancy_id}/placements", status_code=201,
-                 response_model=PlacementCreated)
+    @router.post(
+        "/vacancies/{vacancy_id}/placements", status_code=201, response_model=PlacementCreated
+    )
     async def place(
         vacancy_id: str, body: NewPlacement, principal: Brokerage, request: Request
     ) -> PlacementCreated:
         placement_id = new_id("PL")
-        await managed(vacancy_id, principal, request, lambda v: v.place(
-            placement_id, body.client_id, body.start_date, body.hours_per_week))
+        await managed(
+            vacancy_id,
+            principal,
+            request,
+            lambda v: v.place(placement_id, body.client_id, body.start_date, body.hours_per_week),
+        )
         return PlacementCreated(placement_id=placement_id)
 
-    @router.post("/vacancies/{vacancy_id}/placements/{placement_id}/end",
-                 response_model=Vacancy)
+    @router.post("/vacancies/{vacancy_id}/placements/{placement_id}/end", response_model=Vacancy)
     async def end_placement(
-        vacancy_id: str, placement_id: str, body: EndPlacement, principal: Brokerage,
+        vacancy_id: str,
+        placement_id: str,
+        body: EndPlacement,
+        principal: Brokerage,
         request: Request,
     ) -> Vacancy:
-        return await managed(vacancy_id, principal, request, lambda v: v.end_placement(
-            placement_id, body.end_date, body.reason))
+        return await managed(
+            vacancy_id,
+            principal,
+            request,
+            lambda v: v.end_placement(placement_id, body.end_date, body.reason),
+        )
 
     return router

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from runtime.consumer import EventConsumer
 from runtime.http import create_http_app
 from runtime.service import ServiceRuntime
+from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
 from services.vacancies.api import build_router
 from services.vacancies.handlers import build_handlers
@@ -28,16 +29,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inbox=rt.inbox,
         max_attempts=settings.handler_max_attempts,
     )
-    rt.broker.publisher(VACANCY_EVENTS.name, title=VACANCY_EVENTS.name,
-                        description="Vacancy and placement events, keyed by vacancy_id.")
+    rt.broker.publisher(
+        VACANCY_EVENTS.name,
+        schema=CloudEvent,
+        title=VACANCY_EVENTS.name,
+        description="Vacancy and placement events, keyed by vacancy_id.",
+    )
     rt.background.append(sustainment_job(store, settings.sustainment_check_seconds))
 
+    title = "Vacancies service"
+    description = (
+        "Employer brokerage posts and scopes vacancies, sees shortlists, records "
+        "placements; sustainment at 13 and 26 weeks is tracked from the start date."
+    )
     app = create_http_app(
-        title="Vacancies service",
-        description="Employer brokerage posts and scopes vacancies, sees shortlists, records "
-        "placements; sustainment at 13 and 26 weeks is tracked from the start date.",
+        title=title,
+        description=description,
         lifespan=rt.lifespan(setup=store.ensure_indexes),
         readiness=rt.readiness,
+        asyncapi=lambda: rt.asyncapi(title, description),
     )
     app.include_router(build_router(store))
     return app

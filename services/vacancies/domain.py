@@ -56,9 +56,11 @@ class Placement(BaseModel):
     def due_checks(self, today: date) -> list[int]:
         if self.ended:
             return []
-        return [w for w in SUSTAINMENT_WEEKS
-                if w not in self.sustained_weeks
-                and self.start_date + timedelta(weeks=w) <= today]
+        return [
+            w
+            for w in SUSTAINMENT_WEEKS
+            if w not in self.sustained_weeks and self.start_date + timedelta(weeks=w) <= today
+        ]
 
     def schedule_next_check(self) -> None:
         pending = [w for w in SUSTAINMENT_WEEKS if w not in self.sustained_weeks]
@@ -86,18 +88,24 @@ class Vacancy(BaseModel):
     next_check: date | None = Field(default=None, description="Earliest placement check due.")
 
     def _ids(self) -> dict[str, str]:
-        return {"vacancy_id": self.vacancy_id, "employer_id": self.employer_id,
-                "brokerage_id": self.brokerage_id}
+        return {
+            "vacancy_id": self.vacancy_id,
+            "employer_id": self.employer_id,
+            "brokerage_id": self.brokerage_id,
+        }
 
     def _facts(self) -> dict[str, object]:
-        return self.model_dump(include={"title", "sector", "positions", "hours_per_week",
-                                        "location", "closing_date"})
+        return self.model_dump(
+            include={"title", "sector", "positions", "hours_per_week", "location", "closing_date"}
+        )
 
     @classmethod
-    def post(cls, vacancy_id: str, brokerage_id: str, today: date,
-             **fields: object) -> tuple[Vacancy, list[EventData]]:
-        vacancy = cls(vacancy_id=vacancy_id, brokerage_id=brokerage_id,
-                      posted_at=datetime.now(UTC), **fields)
+    def post(
+        cls, vacancy_id: str, brokerage_id: str, today: date, **fields: object
+    ) -> tuple[Vacancy, list[EventData]]:
+        vacancy = cls(
+            vacancy_id=vacancy_id, brokerage_id=brokerage_id, posted_at=datetime.now(UTC), **fields
+        )
         if vacancy.closing_date < today:
             raise Invalid("closing_date is in the past", field="closing_date")
         return vacancy, [ev.VacancyPosted(**vacancy._ids(), **vacancy._facts())]
@@ -126,20 +134,29 @@ class Vacancy(BaseModel):
     def _placement_ids(self, p: Placement) -> dict[str, str]:
         return {**self._ids(), "placement_id": p.placement_id, "client_id": p.client_id}
 
-    def place(self, placement_id: str, client_id: str, start_date: date,
-              hours_per_week: float) -> list[EventData]:
+    def place(
+        self, placement_id: str, client_id: str, start_date: date, hours_per_week: float
+    ) -> list[EventData]:
         if self.status != "open":
             raise Conflict(f"cannot place into a vacancy that is {self.status}")
         if any(p.client_id == client_id and not p.ended for p in self.placements):
             raise Conflict("this client already has a placement in this vacancy")
-        placement = Placement(placement_id=placement_id, client_id=client_id,
-                              start_date=start_date, hours_per_week=hours_per_week)
+        placement = Placement(
+            placement_id=placement_id,
+            client_id=client_id,
+            start_date=start_date,
+            hours_per_week=hours_per_week,
+        )
         placement.schedule_next_check()
         self.placements.append(placement)
         self._reschedule()
-        events: list[EventData] = [ev.PlacementStarted(
-            **self._placement_ids(placement), start_date=start_date,
-            hours_per_week=hours_per_week)]
+        events: list[EventData] = [
+            ev.PlacementStarted(
+                **self._placement_ids(placement),
+                start_date=start_date,
+                hours_per_week=hours_per_week,
+            )
+        ]
         if sum(1 for p in self.placements if not p.ended) >= self.positions:
             self.status = "filled"
             events.append(ev.VacancyFilled(**self._ids()))
@@ -154,8 +171,9 @@ class Vacancy(BaseModel):
         placement.ended, placement.end_reason = end_date, reason
         placement.schedule_next_check()
         self._reschedule()
-        return [ev.PlacementEnded(**self._placement_ids(placement), end_date=end_date,
-                                  reason=reason)]
+        return [
+            ev.PlacementEnded(**self._placement_ids(placement), end_date=end_date, reason=reason)
+        ]
 
     def check_sustainment(self, today: date) -> list[EventData]:
         """Emit `sustained` for every 13- or 26-week point reached by a placement still running."""
@@ -163,8 +181,7 @@ class Vacancy(BaseModel):
         for placement in self.placements:
             for weeks in placement.due_checks(today):
                 placement.sustained_weeks.append(weeks)
-                events.append(ev.PlacementSustained(**self._placement_ids(placement),
-                                                    weeks=weeks))
+                events.append(ev.PlacementSustained(**self._placement_ids(placement), weeks=weeks))
             placement.schedule_next_check()
         self._reschedule()
         return events

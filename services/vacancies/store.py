@@ -22,8 +22,9 @@ from services.vacancies.domain import Vacancy
 
 class VacanciesStore:
     def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
-        self.vacancies = DocumentStore(db["vacancies"], Vacancy, id_field="vacancy_id",
-                                       on_saved=on_saved)
+        self.vacancies = DocumentStore(
+            db["vacancies"], Vacancy, id_field="vacancy_id", on_saved=on_saved
+        )
         self._employers = db["employers"]
         self._shortlist = db["shortlist"]
         self._candidates = db["candidates"]
@@ -43,8 +44,13 @@ class VacanciesStore:
         """An employer reference unknown to this brokerage is registered on first use."""
         await self._employers.update_one(
             {"_id": f"{brokerage_id}|{employer_id}"},
-            {"$setOnInsert": {"brokerage_id": brokerage_id, "employer_id": employer_id,
-                              "registered_at": datetime.now(UTC)}},
+            {
+                "$setOnInsert": {
+                    "brokerage_id": brokerage_id,
+                    "employer_id": employer_id,
+                    "registered_at": datetime.now(UTC),
+                }
+            },
             upsert=True,
         )
 
@@ -67,8 +73,9 @@ class VacanciesStore:
         )
 
     async def shortlist(self, vacancy_id: str) -> list[dict[str, Any]]:
-        cursor = self._shortlist.find({"vacancy_id": vacancy_id, "status": "proposed"},
-                                      {"_id": 0}).sort("score", DESCENDING)
+        cursor = self._shortlist.find(
+            {"vacancy_id": vacancy_id, "status": "proposed"}, {"_id": 0}
+        ).sort("score", DESCENDING)
         return [doc async for doc in cursor]
 
     # --- candidates projection (from referrals events) ---

@@ -26,8 +26,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def services(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[dict[str, str]]:
+def services(
+    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     """Fresh databases per run and consumer groups apart from `make run`'s."""
     run = uuid.uuid4().hex[:8]
     ports = {name: _free_port() for name in SERVICES}
@@ -69,10 +70,16 @@ async def jcp_feed(infrastructure: Infrastructure) -> AsyncIterator[JcpFeed]:
 
 def claimant(ref: str, **overrides: Any) -> dict[str, Any]:
     return {
-        "claimant_ref": ref, "benefit": "IS_LP", "claim_start": "2024-11-01",
-        "jcp_office": "Warrington", "local_authority": "Warrington",
-        "ward": "Bewsey & Whitecross", "postcode_district": "WA5", "age_band": "25-49",
-        "priority_groups": ["lone_parent", "health_condition"], **overrides,
+        "claimant_ref": ref,
+        "benefit": "IS_LP",
+        "claim_start": "2024-11-01",
+        "jcp_office": "Warrington",
+        "local_authority": "Warrington",
+        "ward": "Bewsey & Whitecross",
+        "postcode_district": "WA5",
+        "age_band": "25-49",
+        "priority_groups": ["lone_parent", "health_condition"],
+        **overrides,
     }
 
 

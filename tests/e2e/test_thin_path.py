@@ -11,55 +11,83 @@ from brokerage_client.api import poll
 from tests.e2e.conftest import claimant, register_client
 
 ASSESSMENT = {
-    "skills": ["Customer Service", "cash handling"], "qualification_level": 2,
-    "literacy": "level_1", "numeracy": "entry_3",
+    "skills": ["Customer Service", "cash handling"],
+    "qualification_level": 2,
+    "literacy": "level_1",
+    "numeracy": "entry_3",
     "barriers": [{"type": "childcare", "blocking": False}],
     "preferred_sectors": ["retail"],
     "location": {"postcode_district": "WA5", "lat": 53.39, "lon": -2.62},
-    "max_travel_km": 15, "available_hours_per_week": 30,
+    "max_travel_km": 15,
+    "available_hours_per_week": 30,
 }
 VACANCY = {
-    "employer_id": "E-GOLDEN-SQ", "title": "Sales Assistant", "sector": "retail",
-    "positions": 3, "hours_per_week": 24,
+    "employer_id": "E-GOLDEN-SQ",
+    "title": "Sales Assistant",
+    "sector": "retail",
+    "positions": 3,
+    "hours_per_week": 24,
     "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
     "closing_date": (date.today() + timedelta(days=30)).isoformat(),
 }
 SCOPE = {
-    "required_skills": ["customer service"], "desirable_skills": ["cash handling"],
-    "min_qualification_level": 1, "target_priority_groups": ["lone_parent"],
-    "target_wards": [], "guarantees": {"interview": True, "work_trial": False},
+    "required_skills": ["customer service"],
+    "desirable_skills": ["cash handling"],
+    "min_qualification_level": 1,
+    "target_priority_groups": ["lone_parent"],
+    "target_wards": [],
+    "guarantees": {"interview": True, "work_trial": False},
 }
 
 
-async def subscribe(platform: Platform, org: str, receiver: WebhookReceiver,
-                    types: list[str]) -> None:
+async def subscribe(
+    platform: Platform, org: str, receiver: WebhookReceiver, types: list[str]
+) -> None:
     response = await platform.as_(org, "notifications").post(
-        "/subscriptions", {"url": receiver.url, "secret": receiver.secret.decode(),
-                           "event_types": types})
+        "/subscriptions",
+        {"url": receiver.url, "secret": receiver.secret.decode(), "event_types": types},
+    )
     assert response.status_code == 201, response.text
 
 
 async def test_a_claimant_is_matched_placed_and_everyone_is_told(
     platform: Platform, jcp_feed: JcpFeed
 ) -> None:
-    with (WebhookReceiver("provider-secret-0123456789") as provider_hooks,
-          WebhookReceiver("employer-secret-0123456789", fail_first=2) as employer_hooks):
-        await subscribe(platform, "P-01", provider_hooks,
-                        ["referrals.referral.created", "matching.match.proposed"])
-        await subscribe(platform, "EB-01", employer_hooks,
-                        ["matching.match.proposed", "vacancies.placement.started"])
+    with (
+        WebhookReceiver("provider-secret-0123456789") as provider_hooks,
+        WebhookReceiver("employer-secret-0123456789", fail_first=2) as employer_hooks,
+    ):
+        await subscribe(
+            platform,
+            "P-01",
+            provider_hooks,
+            ["referrals.referral.created", "matching.match.proposed"],
+        )
+        await subscribe(
+            platform,
+            "EB-01",
+            employer_hooks,
+            ["matching.match.proposed", "vacancies.placement.started"],
+        )
 
         # JCP: a claimant registers; the referrals service creates the client.
         client_id = await register_client(platform, jcp_feed)
         jcp = platform.as_("jcp", "referrals")
-        consent = await jcp.post(f"/clients/{client_id}/consent",
-                                 {"scopes": ["providers", "employers"]})
+        consent = await jcp.post(
+            f"/clients/{client_id}/consent", {"scopes": ["providers", "employers"]}
+        )
         assert consent.status_code == 200, consent.text
 
         # JCP refers; the provider accepts and starts, assesses, marks job-ready.
-        created = await jcp.post("/referrals", {"client_id": client_id, "provider_id": "P-01",
-                                                "programme": "retail-routeway",
-                                                "reason": "wants part-time retail work"})
+        created = await jcp.post(
+            "/referrals",
+            {
+                "client_id": client_id,
+                "provider_id": "P-01",
+                "programme": "retail-routeway",
+                "reason": "wants part-time retail work",
+            },
+        )
         assert created.status_code == 201, created.text
         assert created.json()["status"] == "created"
         referral_id = created.json()["referral_id"]
@@ -94,8 +122,9 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
         assert match["status"] == "proposed"
         assert 0.5 <= match["score"] <= 1
         assert abs(sum(r["weight"] * r["value"] for r in match["reasons"]) - match["score"]) < 1e-3
-        assert {"skills", "distance", "hours", "target_group"} <= {r["factor"]
-                                                                  for r in match["reasons"]}
+        assert {"skills", "distance", "hours", "target_group"} <= {
+            r["factor"] for r in match["reasons"]
+        }
 
         # The employer's shortlist: pseudonymous id, score, job-related reasons only, and the
         # consented details; never priority groups, benefit or health.
@@ -116,16 +145,18 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
             assert never not in employer_text
 
         # The employer's view of /matches is reduced in the same way.
-        employer_matches = (await platform.as_("EB-01", "matching").get(
-            "/matches", vacancy_id=vacancy_id)).json()
+        employer_matches = (
+            await platform.as_("EB-01", "matching").get("/matches", vacancy_id=vacancy_id)
+        ).json()
         assert client_id in [m["client_id"] for m in employer_matches]
         assert "target_group" not in json.dumps(employer_matches)
         assert "lone_parent" not in json.dumps(employer_matches)
 
         # The employer records a placement start.
-        placed = await brokerage.post(f"/vacancies/{vacancy_id}/placements", {
-            "client_id": client_id, "start_date": date.today().isoformat(),
-            "hours_per_week": 24})
+        placed = await brokerage.post(
+            f"/vacancies/{vacancy_id}/placements",
+            {"client_id": client_id, "start_date": date.today().isoformat(), "hours_per_week": 24},
+        )
         assert placed.status_code == 201, placed.text
 
         # Signed webhooks reach both organisations; the employer's after two failed tries.
@@ -134,11 +165,13 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
 
         async def provider_told() -> bool:
             return {"referrals.referral.created", "matching.match.proposed"} <= kinds(
-                provider_hooks)
+                provider_hooks
+            )
 
         async def employer_told() -> bool:
             return {"matching.match.proposed", "vacancies.placement.started"} <= kinds(
-                employer_hooks)
+                employer_hooks
+            )
 
         await poll(provider_told, timeout=30, what="provider webhooks")
         await poll(employer_told, timeout=45, what="employer webhooks (after retries)")
@@ -147,21 +180,26 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
             assert receiver.bad_signatures == 0
             assert receiver.changed_content == []
 
-        employer_match = next(p for p in employer_hooks.payloads()
-                              if p["kind"] == "matching.match.proposed"
-                              and p["event"]["data"]["client_id"] == client_id)
+        employer_match = next(
+            p
+            for p in employer_hooks.payloads()
+            if p["kind"] == "matching.match.proposed"
+            and p["event"]["data"]["client_id"] == client_id
+        )
         assert employer_match["org_id"] == "EB-01"
         assert employer_match["event"]["data"]["vacancy_id"] == vacancy_id
         assert "target_group" not in json.dumps(employer_match)
         assert "details" not in employer_match["event"]["data"]
-        provider_referral = next(p for p in provider_hooks.payloads()
-                                 if p["kind"] == "referrals.referral.created")
+        provider_referral = next(
+            p for p in provider_hooks.payloads() if p["kind"] == "referrals.referral.created"
+        )
         assert provider_referral["event"]["data"]["referral_id"] == referral_id
 
         # The inbox lists the same notifications, newest first.
         inbox = (await platform.as_("EB-01", "notifications").get("/inbox")).json()
         assert [n["created_at"] for n in inbox] == sorted(
-            (n["created_at"] for n in inbox), reverse=True)
+            (n["created_at"] for n in inbox), reverse=True
+        )
         ids = {n["notification_id"] for n in inbox}
         assert {p["notification_id"] for p in employer_hooks.payloads()} <= ids
 
@@ -175,9 +213,15 @@ async def test_a_redelivered_claimant_event_creates_no_second_client(
     await jcp_feed.publish("jcp.claimant.registered", claimant(ref))  # a new id, same person
     await jcp_feed.send_raw(b"{this is not json", key=ref)  # poison must not stop the rest
     # Same key, so the same partition: once this is applied, everything above has been.
-    await jcp_feed.publish("jcp.claimant.benefit-changed", {
-        "claimant_ref": ref, "from_benefit": "IS_LP", "to_benefit": "UC",
-        "effective_date": date.today().isoformat()})
+    await jcp_feed.publish(
+        "jcp.claimant.benefit-changed",
+        {
+            "claimant_ref": ref,
+            "from_benefit": "IS_LP",
+            "to_benefit": "UC",
+            "effective_date": date.today().isoformat(),
+        },
+    )
     jcp = platform.as_("jcp", "referrals")
 
     async def benefit_changed() -> list:

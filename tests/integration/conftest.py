@@ -36,13 +36,18 @@ async def db(mongo: AsyncMongoClient) -> AsyncIterator[AsyncDatabase]:
 @pytest.fixture
 async def claimant_topic(infrastructure: Infrastructure) -> Topic:
     """A fresh topic shaped like the JCP one (with its .dlq), so tests never share offsets."""
-    topic = Topic(name=f"it.{uuid.uuid4().hex[:10]}.v1", key="claimant_ref",
-                  events=(jcp.ClaimantRegistered,), partitions=2)
+    topic = Topic(
+        name=f"it.{uuid.uuid4().hex[:10]}.v1",
+        key="claimant_ref",
+        events=(jcp.ClaimantRegistered,),
+        partitions=2,
+    )
     admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, topic.partitions, 1)
-                                   for name in (topic.name, topic.dlq)])
+        await admin.create_topics(
+            [NewTopic(name, topic.partitions, 1) for name in (topic.name, topic.dlq)]
+        )
     finally:
         await admin.close()
     return topic
@@ -55,8 +60,9 @@ async def read_topic(
     timeout: float = 20.0,
 ) -> list[ConsumerRecord]:
     """Read a topic from the beginning (no group, no commits) until `until` holds."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     records: list[ConsumerRecord] = []
     deadline = time.monotonic() + timeout

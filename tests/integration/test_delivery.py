@@ -20,15 +20,25 @@ from tests.conftest import Infrastructure
 from tests.integration.conftest import eventually, read_topic
 
 CLAIM = {
-    "claimant_ref": "CLM-7", "benefit": "ESA", "claim_start": "2026-02-02",
-    "jcp_office": "Aston", "local_authority": "Birmingham", "ward": "Aston",
-    "postcode_district": "B6", "age_band": "50+", "priority_groups": ["over_50"],
+    "claimant_ref": "CLM-7",
+    "benefit": "ESA",
+    "claim_start": "2026-02-02",
+    "jcp_office": "Aston",
+    "local_authority": "Birmingham",
+    "ward": "Aston",
+    "postcode_district": "B6",
+    "age_band": "50+",
+    "priority_groups": ["over_50"],
 }
 
 
 def claim(ref: str = "CLM-7") -> CloudEvent:
-    return CloudEvent.create(type="jcp.claimant.registered", source="/jcp/claimant-feed",
-                             subject=ref, data={**CLAIM, "claimant_ref": ref})
+    return CloudEvent.create(
+        type="jcp.claimant.registered",
+        source="/jcp/claimant-feed",
+        subject=ref,
+        data={**CLAIM, "claimant_ref": ref},
+    )
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[int, int]:
@@ -41,8 +51,13 @@ async def committed_offsets(bootstrap: str, group: str) -> dict[int, int]:
     return {tp.partition: meta.offset for tp, meta in offsets.items()}
 
 
-def counting_consumer(broker: KafkaBroker, topic: Topic, db: AsyncDatabase, group: str,
-                      fail_first: type[Exception] | None = None) -> EventConsumer:
+def counting_consumer(
+    broker: KafkaBroker,
+    topic: Topic,
+    db: AsyncDatabase,
+    group: str,
+    fail_first: type[Exception] | None = None,
+) -> EventConsumer:
     calls = {"n": 0}
 
     async def on_claim(event: CloudEvent, _: jcp.ClaimantRegistered) -> None:
@@ -51,9 +66,14 @@ def counting_consumer(broker: KafkaBroker, topic: Topic, db: AsyncDatabase, grou
             raise fail_first("database went away")
         await db["effects"].update_one({"_id": event.id}, {"$inc": {"applied": 1}}, upsert=True)
 
-    return EventConsumer(broker=broker, group_id=group, topics=[topic],
-                         handlers={jcp.ClaimantRegistered: on_claim}, inbox=Inbox(db),
-                         backoff_seconds=0.2)
+    return EventConsumer(
+        broker=broker,
+        group_id=group,
+        topics=[topic],
+        handlers={jcp.ClaimantRegistered: on_claim},
+        inbox=Inbox(db),
+        backoff_seconds=0.2,
+    )
 
 
 async def test_poison_is_dead_lettered_duplicates_are_ignored_and_offsets_follow_effects(
@@ -66,8 +86,12 @@ async def test_poison_is_dead_lettered_duplicates_are_ignored_and_offsets_follow
     first, last = claim(), claim()
     await broker.start()
     try:
-        for value in (b"\x00 definitely not json", first.to_bytes(), first.to_bytes(),
-                      last.to_bytes()):
+        for value in (
+            b"\x00 definitely not json",
+            first.to_bytes(),
+            first.to_bytes(),
+            last.to_bytes(),
+        ):
             await broker.publish(value, topic=claimant_topic.name, key=b"CLM-7")
 
         await eventually(lambda: _count(db, 2), timeout=30)
@@ -88,7 +112,6 @@ async def test_poison_is_dead_lettered_duplicates_are_ignored_and_offsets_follow
     assert headers["x-dlq-consumer-group"] == group.encode()
 
 
-
 async def _count(db: AsyncDatabase, n: int) -> bool:
     return await db["effects"].count_documents({}) >= n
 
@@ -101,8 +124,9 @@ async def test_a_transient_failure_is_retried_and_the_record_is_not_lost(
     infrastructure: Infrastructure, db: AsyncDatabase, claimant_topic: Topic
 ) -> None:
     broker = create_broker(infrastructure.kafka_bootstrap_servers, "it-transient")
-    counting_consumer(broker, claimant_topic, db, f"it-{uuid.uuid4().hex[:8]}",
-                      fail_first=AutoReconnect)
+    counting_consumer(
+        broker, claimant_topic, db, f"it-{uuid.uuid4().hex[:8]}", fail_first=AutoReconnect
+    )
     event = claim()
     await broker.start()
     try:
@@ -127,8 +151,13 @@ async def test_a_consumer_that_dies_mid_handling_leaves_the_record_for_its_succe
         entered.set()
         await asyncio.sleep(3600)
 
-    EventConsumer(broker=doomed, group_id=group, topics=[claimant_topic],
-                  handlers={jcp.ClaimantRegistered: hang}, inbox=Inbox(db))
+    EventConsumer(
+        broker=doomed,
+        group_id=group,
+        topics=[claimant_topic],
+        handlers={jcp.ClaimantRegistered: hang},
+        inbox=Inbox(db),
+    )
     event = claim()
     await doomed.start()
     await doomed.publish(event.to_bytes(), topic=claimant_topic.name, key=b"CLM-7")

@@ -20,8 +20,13 @@ from tests.integration.conftest import read_topic
 
 
 def new_referral(referral_id: str, client_id: str = "CL-it") -> Referral:
-    return Referral(referral_id=referral_id, client_id=client_id, provider_id="P-01",
-                    programme="retail-routeway", reason="test")
+    return Referral(
+        referral_id=referral_id,
+        client_id=client_id,
+        provider_id="P-01",
+        programme="retail-routeway",
+        reason="test",
+    )
 
 
 async def test_a_stale_save_changes_nothing(db: AsyncDatabase) -> None:
@@ -44,8 +49,7 @@ async def test_concurrent_mutations_are_serialised_by_the_version(db: AsyncDatab
         r.reason += "+"
         return []
 
-    await asyncio.gather(*(store.mutate({"_id": "RF-b"}, add_note, lambda e: [])
-                           for _ in range(4)))
+    await asyncio.gather(*(store.mutate({"_id": "RF-b"}, add_note, lambda e: []) for _ in range(4)))
     loaded = await store.get("RF-b")
     assert loaded.aggregate.reason == "test++++"
     assert loaded.version == 5
@@ -71,8 +75,16 @@ async def test_events_written_with_a_change_are_published_even_after_a_crash(
     store = DocumentStore(db["referrals"], Referral, id_field="referral_id")
     referral = new_referral("RF-c", client_id="CL-outbox-it")
     (event,) = to_cloudevents(
-        [ev.ReferralCreated(referral_id="RF-c", client_id="CL-outbox-it", provider_id="P-01",
-                            programme="retail-routeway")], source="/it")
+        [
+            ev.ReferralCreated(
+                referral_id="RF-c",
+                client_id="CL-outbox-it",
+                provider_id="P-01",
+                programme="retail-routeway",
+            )
+        ],
+        source="/it",
+    )
     await store.add(referral, [event])  # the process 'dies' here: nothing published yet
     assert len((await db["referrals"].find_one({"_id": "RF-c"}))["outbox"]) == 1
 
@@ -87,8 +99,10 @@ async def test_events_written_with_a_change_are_published_even_after_a_crash(
     assert (await db["referrals"].find_one({"_id": "RF-c"}))["outbox"] == []
 
     records = await read_topic(
-        infrastructure.kafka_bootstrap_servers, "referrals.events.v1",
-        until=lambda rs: any(json.loads(r.value)["id"] == event.id for r in rs))
+        infrastructure.kafka_bootstrap_servers,
+        "referrals.events.v1",
+        until=lambda rs: any(json.loads(r.value)["id"] == event.id for r in rs),
+    )
     (published,) = [r for r in records if json.loads(r.value)["id"] == event.id]
     assert published.key == b"CL-outbox-it"
     assert dict(published.headers)["content-type"] == b"application/cloudevents+json"

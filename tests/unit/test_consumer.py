@@ -16,9 +16,15 @@ from schemas.topics import JCP_CLAIMANT_EVENTS
 
 TOPIC = JCP_CLAIMANT_EVENTS.name
 CLAIM = {
-    "claimant_ref": "CLM-1", "benefit": "JSA", "claim_start": "2026-01-05",
-    "jcp_office": "Stockton", "local_authority": "Stockton-on-Tees", "ward": "Stainsby Hill",
-    "postcode_district": "TS17", "age_band": "16-24", "priority_groups": [],
+    "claimant_ref": "CLM-1",
+    "benefit": "JSA",
+    "claim_start": "2026-01-05",
+    "jcp_office": "Stockton",
+    "local_authority": "Stockton-on-Tees",
+    "ward": "Stainsby Hill",
+    "postcode_district": "TS17",
+    "age_band": "16-24",
+    "priority_groups": [],
 }
 
 
@@ -34,8 +40,9 @@ class FakeInbox:
 
 
 def claim_event(**data: Any) -> bytes:
-    return CloudEvent.create(type="jcp.claimant.registered", source="/jcp", subject="CLM-1",
-                             data={**CLAIM, **data}).to_bytes()
+    return CloudEvent.create(
+        type="jcp.claimant.registered", source="/jcp", subject="CLM-1", data={**CLAIM, **data}
+    ).to_bytes()
 
 
 @pytest.fixture
@@ -49,8 +56,13 @@ def harness() -> tuple[KafkaBroker, list[jcp.ClaimantRegistered], list[KafkaMess
             raise Rejected("no such office")
         handled.append(data)
 
-    EventConsumer(broker=broker, group_id="test", topics=[JCP_CLAIMANT_EVENTS],
-                  handlers={jcp.ClaimantRegistered: on_claim}, inbox=FakeInbox())
+    EventConsumer(
+        broker=broker,
+        group_id="test",
+        topics=[JCP_CLAIMANT_EVENTS],
+        handlers={jcp.ClaimantRegistered: on_claim},
+        inbox=FakeInbox(),
+    )
 
     @broker.subscriber(f"{TOPIC}.dlq")
     async def on_dead(message: KafkaMessage) -> None:
@@ -69,10 +81,13 @@ async def test_a_valid_event_is_handled_once_even_when_delivered_twice(harness) 
     assert dead == []
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    (b"{not json", "not-json"),
-    (json.dumps({"hello": "world"}).encode(), "not-a-cloudevent"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"{not json", "not-json"),
+        (json.dumps({"hello": "world"}).encode(), "not-a-cloudevent"),
+    ],
+)
 async def test_poison_goes_to_the_dlq_with_its_bytes_and_the_error(harness, value, reason):
     broker, handled, dead = harness
     async with TestKafkaBroker(broker) as br:
@@ -99,8 +114,9 @@ async def test_invalid_data_is_dead_lettered_without_echoing_personal_values(har
 
 async def test_rejected_events_are_dead_lettered_and_unknown_types_skipped(harness) -> None:
     broker, handled, dead = harness
-    other = CloudEvent.create(type="jcp.claimant.moved-house", source="/jcp", subject="CLM-1",
-                              data={"anything": 1}).to_bytes()
+    other = CloudEvent.create(
+        type="jcp.claimant.moved-house", source="/jcp", subject="CLM-1", data={"anything": 1}
+    ).to_bytes()
     async with TestKafkaBroker(broker) as br:
         await br.publish(other, TOPIC, key=b"CLM-1")
         await br.publish(claim_event(jcp_office="nowhere"), TOPIC, key=b"CLM-1")

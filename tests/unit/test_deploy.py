@@ -32,8 +32,7 @@ def test_compose_runs_each_service_from_one_image_on_its_contract_port() -> None
 def test_dev_tokens_cover_every_role_and_the_contracts_organisations() -> None:
     tokens = json.loads((REPO / "deploy" / "local" / "dev-tokens.json").read_text())
     holders = {(t["org_id"], t["role"]) for t in tokens.values()}
-    assert {("P-01", "provider"), ("P-02", "provider"),
-            ("EB-01", "employer_brokerage")} <= holders
+    assert {("P-01", "provider"), ("P-02", "provider"), ("EB-01", "employer_brokerage")} <= holders
     assert {"jcp", "operations"} <= {role for _, role in holders}
 
 

@@ -13,9 +13,15 @@ from schemas.export import expected_files, snapshot_path
 from schemas.topics import EVENT_MODELS, TOPICS, topic_for
 
 CLAIM = {
-    "claimant_ref": "CLM-000123", "benefit": "IS_LP", "claim_start": "2024-11-01",
-    "jcp_office": "Warrington", "local_authority": "Warrington", "ward": "Bewsey & Whitecross",
-    "postcode_district": "wa5", "age_band": "25-49", "priority_groups": ["lone_parent"],
+    "claimant_ref": "CLM-000123",
+    "benefit": "IS_LP",
+    "claim_start": "2024-11-01",
+    "jcp_office": "Warrington",
+    "local_authority": "Warrington",
+    "ward": "Bewsey & Whitecross",
+    "postcode_district": "wa5",
+    "age_band": "25-49",
+    "priority_groups": ["lone_parent"],
 }
 
 
@@ -27,8 +33,9 @@ def test_every_event_type_of_the_contract_has_one_model_and_one_topic() -> None:
 
 
 def test_committed_json_schemas_are_current() -> None:
-    stale = [str(p) for p, text in expected_files().items()
-             if not p.exists() or p.read_text() != text]
+    stale = [
+        str(p) for p, text in expected_files().items() if not p.exists() or p.read_text() != text
+    ]
     assert not stale, f"run `make schemas` and commit: {stale}"
 
 
@@ -50,15 +57,22 @@ BASE = {
 }
 
 
-@pytest.mark.parametrize(("change", "expected"), [
-    ({"properties": {"a": {"type": "string"}}}, "'b' was removed"),
-    ({"properties": {"a": {"type": "string"}, "c": {"type": "integer", "minimum": 0}}},
-     "'b' was removed"),
-    ({"properties": {"a": {"type": "integer"}, "b": {"type": "integer", "minimum": 0}}},
-     "'a' changed type"),
-    ({"required": ["a", "b"]}, "'b' is newly required"),
-    ({"required": []}, "'a' is no longer required"),
-])
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"properties": {"a": {"type": "string"}}}, "'b' was removed"),
+        (
+            {"properties": {"a": {"type": "string"}, "c": {"type": "integer", "minimum": 0}}},
+            "'b' was removed",
+        ),
+        (
+            {"properties": {"a": {"type": "integer"}, "b": {"type": "integer", "minimum": 0}}},
+            "'a' changed type",
+        ),
+        ({"required": ["a", "b"]}, "'b' is newly required"),
+        ({"required": []}, "'a' is no longer required"),
+    ],
+)
 def test_compatibility_check_catches_each_breaking_change(change: dict, expected: str) -> None:
     problems = incompatibilities(BASE, {**BASE, **change})
     assert any(expected in p for p in problems), problems
@@ -67,8 +81,11 @@ def test_compatibility_check_catches_each_breaking_change(change: dict, expected
 def test_adding_an_optional_field_or_a_description_is_compatible() -> None:
     current = {
         "type": "object",
-        "properties": {"a": {"type": "string", "description": "now documented"},
-                       "b": {"type": "integer", "minimum": 0}, "c": {"type": "string"}},
+        "properties": {
+            "a": {"type": "string", "description": "now documented"},
+            "b": {"type": "integer", "minimum": 0},
+            "c": {"type": "string"},
+        },
         "required": ["a"],
     }
     assert incompatibilities(BASE, current) == []
@@ -90,4 +107,6 @@ def test_no_event_model_has_a_field_for_names_contacts_birth_dates_or_nino() -> 
     for event_type, model in EVENT_MODELS.items():
         for field in model.model_fields:
             assert not any(f in field for f in forbidden if field != "programme"), (
-                event_type, field)
+                event_type,
+                field,
+            )

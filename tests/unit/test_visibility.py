@@ -5,18 +5,32 @@ from __future__ import annotations
 from schemas.visibility import employer_view_of_match
 
 MATCH = {
-    "match_id": "MT-1", "vacancy_id": "VAC-1", "client_id": "CL-1", "score": 0.8,
-    "rules_version": "r1", "brokerage_id": "EB-01", "employer_id": "E-01",
+    "match_id": "MT-1",
+    "vacancy_id": "VAC-1",
+    "client_id": "CL-1",
+    "score": 0.8,
+    "rules_version": "r1",
+    "brokerage_id": "EB-01",
+    "employer_id": "E-01",
     "reasons": [
         {"factor": "skills", "weight": 0.35, "value": 1.0, "explanation": "has 1 of 1"},
-        {"factor": "target_group", "weight": 0.0, "value": 1.0,
-         "explanation": "in a priority group this vacancy targets"},
+        {
+            "factor": "target_group",
+            "weight": 0.0,
+            "value": 1.0,
+            "explanation": "in a priority group this vacancy targets",
+        },
         {"factor": "target_ward", "weight": 0.0, "value": 1.0, "explanation": "ward"},
     ],
 }
-PROFILE = {"skills": ["cash handling"], "qualification_level": 2,
-           "available_hours_per_week": 30, "priority_groups": ["disability"],
-           "benefit": "ESA", "ward": "Bewsey"}
+PROFILE = {
+    "skills": ["cash handling"],
+    "qualification_level": 2,
+    "available_hours_per_week": 30,
+    "priority_groups": ["disability"],
+    "benefit": "ESA",
+    "ward": "Bewsey",
+}
 
 
 def test_employer_never_sees_priority_group_or_ward_reasons() -> None:
@@ -28,8 +42,11 @@ def test_details_need_the_clients_employers_consent() -> None:
     without = employer_view_of_match(MATCH, employers_consent=False, profile=PROFILE)
     assert "details" not in without
     with_consent = employer_view_of_match(MATCH, employers_consent=True, profile=PROFILE)
-    assert with_consent["details"] == {"skills": ["cash handling"], "qualification_level": 2,
-                                       "available_hours_per_week": 30}
+    assert with_consent["details"] == {
+        "skills": ["cash handling"],
+        "qualification_level": 2,
+        "available_hours_per_week": 30,
+    }
 
 
 def test_special_category_and_benefit_data_never_pass_even_with_consent() -> None:

@@ -12,24 +12,48 @@ from services.notifications.domain import Delivery, Notification
 from services.notifications.rules import Recipient, recipients, reduce_for, sign
 
 MATCH = CloudEvent.create(
-    type="matching.match.proposed", source="/services/matching", subject="VAC-1",
-    data={"match_id": "MT-1", "vacancy_id": "VAC-1", "client_id": "CL-1", "employer_id": "E-1",
-          "brokerage_id": "EB-01", "score": 0.8, "rules_version": "r",
-          "reasons": [{"factor": "skills", "weight": 0.35, "value": 1, "explanation": "x"},
-                      {"factor": "target_group", "weight": 0, "value": 1,
-                       "explanation": "in a priority group this vacancy targets"}]},
+    type="matching.match.proposed",
+    source="/services/matching",
+    subject="VAC-1",
+    data={
+        "match_id": "MT-1",
+        "vacancy_id": "VAC-1",
+        "client_id": "CL-1",
+        "employer_id": "E-1",
+        "brokerage_id": "EB-01",
+        "score": 0.8,
+        "rules_version": "r",
+        "reasons": [
+            {"factor": "skills", "weight": 0.35, "value": 1, "explanation": "x"},
+            {
+                "factor": "target_group",
+                "weight": 0,
+                "value": 1,
+                "explanation": "in a priority group this vacancy targets",
+            },
+        ],
+    },
 )
 REFERRAL = CloudEvent.create(
-    type="referrals.referral.created", source="/services/referrals", subject="CL-1",
-    data={"referral_id": "RF-1", "client_id": "CL-1", "provider_id": "P-01",
-          "status": "created", "programme": "retail-routeway"},
+    type="referrals.referral.created",
+    source="/services/referrals",
+    subject="CL-1",
+    data={
+        "referral_id": "RF-1",
+        "client_id": "CL-1",
+        "provider_id": "P-01",
+        "status": "created",
+        "programme": "retail-routeway",
+    },
 )
 
 
 def test_referrals_go_to_their_provider_and_matches_to_providers_and_brokerage() -> None:
     assert recipients(REFERRAL, set()) == [Recipient("P-01", "provider")]
-    assert recipients(MATCH, {"P-01"}) == [Recipient("P-01", "provider"),
-                                           Recipient("EB-01", "employer_brokerage")]
+    assert recipients(MATCH, {"P-01"}) == [
+        Recipient("P-01", "provider"),
+        Recipient("EB-01", "employer_brokerage"),
+    ]
 
 
 def test_an_employer_webhook_never_carries_target_group_reasons() -> None:

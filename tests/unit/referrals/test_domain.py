@@ -28,16 +28,26 @@ EB = Principal("EB-01", "employer_brokerage")
 RETAIL = Provider(provider_id="P-01", name="nextstep", programmes=["retail-routeway"])
 
 CLAIM = jcp.ClaimantRegistered(
-    claimant_ref="CLM-1002", benefit="IS_LP", claim_start="2024-11-01", jcp_office="Warrington",
-    local_authority="Warrington", ward="Bewsey & Whitecross", postcode_district="WA5",
-    age_band="25-49", priority_groups=["lone_parent"],
+    claimant_ref="CLM-1002",
+    benefit="IS_LP",
+    claim_start="2024-11-01",
+    jcp_office="Warrington",
+    local_authority="Warrington",
+    ward="Bewsey & Whitecross",
+    postcode_district="WA5",
+    age_band="25-49",
+    priority_groups=["lone_parent"],
 )
 ASSESSMENT = Assessment(
-    skills=["customer service", "cash handling"], qualification_level=1, literacy="level_1",
-    numeracy="entry_3", barriers=[{"type": "childcare", "blocking": False}],
+    skills=["customer service", "cash handling"],
+    qualification_level=1,
+    literacy="level_1",
+    numeracy="entry_3",
+    barriers=[{"type": "childcare", "blocking": False}],
     preferred_sectors=["retail"],
     location={"postcode_district": "WA5", "lat": 53.39, "lon": -2.62},
-    max_travel_km=15, available_hours_per_week=30,
+    max_travel_km=15,
+    available_hours_per_week=30,
 )
 
 
@@ -49,9 +59,15 @@ def consented_client() -> Client:
 
 def referral(client: Client | None = None, existing: list[Referral] | None = None) -> Referral:
     created, _ = Referral.create(
-        referral_id="RF-1", client=client or consented_client(), provider=RETAIL,
-        provider_id="P-01", programme="retail-routeway", reason="wants retail work",
-        existing=existing or [], by=JCP)
+        referral_id="RF-1",
+        client=client or consented_client(),
+        provider=RETAIL,
+        provider_id="P-01",
+        programme="retail-routeway",
+        reason="wants retail work",
+        existing=existing or [],
+        by=JCP,
+    )
     return created
 
 
@@ -88,12 +104,28 @@ def test_a_second_active_referral_to_the_same_programme_is_a_conflict() -> None:
 
 def test_unknown_provider_or_programme_is_invalid_and_names_the_field() -> None:
     with pytest.raises(Invalid) as unknown:
-        Referral.create(referral_id="RF-1", client=consented_client(), provider=None,
-                        provider_id="P-99", programme="x", reason="r", existing=[], by=JCP)
+        Referral.create(
+            referral_id="RF-1",
+            client=consented_client(),
+            provider=None,
+            provider_id="P-99",
+            programme="x",
+            reason="r",
+            existing=[],
+            by=JCP,
+        )
     assert unknown.value.field == "provider_id"
     with pytest.raises(Invalid) as programme:
-        Referral.create(referral_id="RF-1", client=consented_client(), provider=RETAIL,
-                        provider_id="P-01", programme="welding", reason="r", existing=[], by=JCP)
+        Referral.create(
+            referral_id="RF-1",
+            client=consented_client(),
+            provider=RETAIL,
+            provider_id="P-01",
+            programme="welding",
+            reason="r",
+            existing=[],
+            by=JCP,
+        )
     assert programme.value.field == "programme"
 
 
@@ -101,8 +133,11 @@ def test_the_happy_lifecycle_emits_one_event_per_step() -> None:
     r = referral()
     steps = [("accept", None), ("start", None), ("complete", "job outcome")]
     types = [r.apply(action, P01, note)[0].event_type for action, note in steps]
-    assert types == ["referrals.referral.accepted", "referrals.referral.started",
-                     "referrals.referral.completed"]
+    assert types == [
+        "referrals.referral.accepted",
+        "referrals.referral.started",
+        "referrals.referral.completed",
+    ]
     assert [h.status for h in r.history] == ["created", "accepted", "started", "completed"]
 
 
@@ -110,8 +145,15 @@ def test_the_happy_lifecycle_emits_one_event_per_step() -> None:
 def test_every_action_is_refused_from_every_status_it_may_not_leave(action: str) -> None:
     sources, _, roles = LIFECYCLE[action]
     actor = JCP if "jcp" in roles else P01
-    for status in ("created", "accepted", "rejected", "started", "completed", "dropped-out",
-                   "withdrawn"):
+    for status in (
+        "created",
+        "accepted",
+        "rejected",
+        "started",
+        "completed",
+        "dropped-out",
+        "withdrawn",
+    ):
         r = referral()
         r.status = status
         if status in sources:
@@ -140,7 +182,8 @@ def test_job_ready_needs_an_assessment_without_blocking_barriers() -> None:
     with pytest.raises(Conflict, match="no assessment"):
         client.mark_job_ready()
     blocked = Assessment.model_validate(
-        {**ASSESSMENT.model_dump(), "barriers": [{"type": "housing", "blocking": True}]})
+        {**ASSESSMENT.model_dump(), "barriers": [{"type": "housing", "blocking": True}]}
+    )
     client.assess(blocked, "P-01")
     with pytest.raises(Conflict, match="blocking barrier"):
         client.mark_job_ready()

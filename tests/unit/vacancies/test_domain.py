@@ -11,8 +11,12 @@ from services.vacancies.domain import PersonSpecification, Vacancy
 
 TODAY = date(2026, 11, 23)
 FIELDS = {
-    "employer_id": "E-01", "title": "Sales Assistant", "sector": "retail", "positions": 2,
-    "hours_per_week": 24, "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
+    "employer_id": "E-01",
+    "title": "Sales Assistant",
+    "sector": "retail",
+    "positions": 2,
+    "hours_per_week": 24,
+    "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
     "closing_date": date(2026, 12, 31),
 }
 SPEC = PersonSpecification(required_skills=["customer service"], min_qualification_level=1)
@@ -41,8 +45,11 @@ def test_scoping_opens_the_vacancy_and_tells_matching_everything_it_needs() -> N
 def test_closed_vacancies_cannot_be_scoped_closed_or_placed_into() -> None:
     vacancy = open_vacancy()
     vacancy.close("withdrawn by employer")
-    for step in (lambda: vacancy.scope(SPEC), lambda: vacancy.close("again"),
-                 lambda: vacancy.place("PL-1", "CL-1", TODAY, 24)):
+    for step in (
+        lambda: vacancy.scope(SPEC),
+        lambda: vacancy.close("again"),
+        lambda: vacancy.place("PL-1", "CL-1", TODAY, 24),
+    ):
         with pytest.raises(Conflict):
             step()
 
@@ -54,8 +61,10 @@ def test_the_last_position_filled_fills_the_vacancy_in_the_same_change() -> None
     with pytest.raises(Conflict, match="already has a placement"):
         vacancy.place("PL-2", "CL-1", TODAY, 24)
     events = vacancy.place("PL-2", "CL-2", TODAY, 16)
-    assert [e.event_type for e in events] == ["vacancies.placement.started",
-                                              "vacancies.vacancy.filled"]
+    assert [e.event_type for e in events] == [
+        "vacancies.placement.started",
+        "vacancies.vacancy.filled",
+    ]
     assert vacancy.status == "filled"
 
 
