@@ -24,6 +24,14 @@ A = TypeVar("A", bound=BaseModel)
 _STORAGE_FIELDS = ("_id", "version", OUTBOX_FIELD)
 
 
+SaveHook = Callable[[AsyncCollection, Any], None]
+"""Called with the collection and `_id` of every document saved (the outbox relay's hint)."""
+
+
+def _ignore_save(collection: AsyncCollection, document_id: Any) -> None:
+    pass
+
+
 class StaleAggregate(Exception):
     """Someone else saved this aggregate after it was loaded."""
 
@@ -47,7 +55,7 @@ class DocumentStore(Generic[A]):
         model: type[A],
         *,
         id_field: str,
-        on_saved: Callable[[], None] = lambda: None,
+        on_saved: SaveHook = _ignore_save,
     ) -> None:
         self.collection = collection
         self._model = model
@@ -92,7 +100,7 @@ class DocumentStore(Generic[A]):
             await self.collection.insert_one(doc)
         except DuplicateKeyError as exc:
             raise AlreadyExists(str(body[self._id_field])) from exc
-        self._on_saved()
+        self._on_saved(self.collection, doc["_id"])
 
     async def save(self, loaded: Versioned[A], events: Iterable[CloudEvent] = ()) -> None:
         body = loaded.aggregate.model_dump(mode="json")
@@ -107,7 +115,7 @@ class DocumentStore(Generic[A]):
         if result.matched_count != 1:
             raise StaleAggregate(str(body[self._id_field]))
         loaded.version += 1
-        self._on_saved()
+        self._on_saved(self.collection, body[self._id_field])
 
     async def mutate(
         self,

@@ -24,7 +24,10 @@ def create_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
+        # FastStream's "Received"/"Processed" line per record goes to DEBUG: the consumer
+        # already logs each outcome with the event's ids.
         logger=logging.getLogger(f"{client_id}.faststream"),
+        log_level=logging.DEBUG,
     )
 
 

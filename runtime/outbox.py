@@ -37,26 +37,35 @@ def outbox_entries(events: Iterable[CloudEvent]) -> list[dict[str, Any]]:
 
 
 class OutboxRelay:
-    """Publishes the pending events of every document in the given collections."""
+    """Publishes the pending events of documents in the given collections.
+
+    Two ways in. A *hint*: every save names the document it just gave events to, and the relay
+    publishes that document's outbox at once, in the order the saves happened (a lookup by
+    `_id`). A *sweep*: at start and then every `sweep_seconds`, a query for every document with
+    a non-empty outbox catches what a crash left behind. The sweep is the guarantee; hints are
+    the speed (on FerretDB a query on anything but `_id` scans the whole collection).
+    """
 
     def __init__(
         self,
         publisher: EventPublisher,
         collections: Iterable[AsyncCollection],
         *,
-        poll_seconds: float = 0.5,
+        sweep_seconds: float = 10.0,
         batch_size: int = 100,
     ) -> None:
         self._publisher = publisher
-        self._collections = tuple(collections)
-        self._poll_seconds = poll_seconds
+        self._collections = {c.full_name: c for c in collections}
+        self._sweep_seconds = sweep_seconds
         self._batch_size = batch_size
+        self._hints: dict[tuple[str, Any], None] = {}  # an ordered set
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.healthy = False
 
-    def wake(self) -> None:
-        """Publish soon: called after a write so events leave in milliseconds, not a poll later."""
+    def wake(self, collection: AsyncCollection, document_id: Any) -> None:
+        """Publish this document's pending events soon: called right after a save."""
+        self._hints[(collection.full_name, document_id)] = None
         self._wake.set()
 
     def start(self) -> None:
@@ -70,10 +79,16 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         failures = 0
+        next_sweep = 0.0  # sweep at once on start: a previous process may have died mid-way
+        loop = asyncio.get_running_loop()
         while True:
             self._wake.clear()
             try:
-                published = await self.relay_once()
+                await self.relay_hinted()
+                if loop.time() >= next_sweep:
+                    while await self.sweep():
+                        pass
+                    next_sweep = loop.time() + self._sweep_seconds
                 self.healthy, failures = True, 0
             except asyncio.CancelledError:
                 raise
@@ -86,28 +101,49 @@ class OutboxRelay:
                 )
                 await asyncio.sleep(delay)
                 continue
-            if published:
-                continue  # there may be more: drain before sleeping
+            if self._hints:
+                continue
+            timeout = max(0.0, next_sweep - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    async def relay_once(self) -> int:
-        """Publish what is pending now; returns how many events were published."""
+    async def relay_hinted(self) -> int:
+        """Publish the outboxes of the documents saves have named, oldest hint first."""
         count = 0
-        for collection in self._collections:
+        while self._hints:
+            name, document_id = next(iter(self._hints))
+            collection = self._collections.get(name)
+            if collection is not None:
+                doc = await collection.find_one({"_id": document_id}, {OUTBOX_FIELD: 1})
+                if doc:
+                    count += await self._publish(collection, doc)
+            # Forget the hint only once handled: after a failure the next run retries it.
+            self._hints.pop((name, document_id), None)
+        return count
+
+    async def sweep(self) -> int:
+        """Publish whatever is pending in every collection; returns how many events."""
+        count = 0
+        for collection in self._collections.values():
             cursor = collection.find(PENDING, {OUTBOX_FIELD: 1}).limit(self._batch_size)
             async for doc in cursor:
-                entries = doc.get(OUTBOX_FIELD) or []
-                for entry in entries:
-                    await self._publisher.publish(CloudEvent.model_validate(entry))
-                # Remove exactly the entries published, as read: events appended meanwhile
-                # stay. `$pullAll` of whole elements, because FerretDB ignores a `$pull` with
-                # a condition (`{"id": {"$in": ...}}`) without an error.
-                async with document_lock(collection.full_name, doc["_id"]):
-                    await collection.update_one(
-                        {"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}}
-                    )
-                count += len(entries)
-        if count:
-            log.debug("outbox.published", count=count)
+                count += await self._publish(collection, doc)
         return count
+
+    async def relay_once(self) -> int:
+        """Hinted documents, then a sweep: everything pending now (used by tests and tools)."""
+        return await self.relay_hinted() + await self.sweep()
+
+    async def _publish(self, collection: AsyncCollection, doc: dict[str, Any]) -> int:
+        entries = doc.get(OUTBOX_FIELD) or []
+        if not entries:
+            return 0
+        for entry in entries:
+            await self._publisher.publish(CloudEvent.model_validate(entry))
+        # Remove exactly the entries published, as read: events appended meanwhile stay.
+        # `$pullAll` of whole elements, because FerretDB ignores a `$pull` with a condition
+        # (`{"id": {"$in": ...}}`) without an error.
+        async with document_lock(collection.full_name, doc["_id"]):
+            await collection.update_one({"_id": doc["_id"]}, {"$pullAll": {OUTBOX_FIELD: entries}})
+        log.debug("outbox.published", count=len(entries))
+        return len(entries)

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 import uvicorn
@@ -59,13 +60,13 @@ class ServiceRuntime:
 
     def with_outbox(self, collections: Iterable[AsyncCollection]) -> OutboxRelay:
         self.relay = OutboxRelay(
-            self.publisher, collections, poll_seconds=self.settings.outbox_poll_seconds
+            self.publisher, collections, sweep_seconds=self.settings.outbox_sweep_seconds
         )
         return self.relay
 
-    def wake_relay(self) -> None:
+    def wake_relay(self, collection: AsyncCollection, document_id: Any) -> None:
         if self.relay:
-            self.relay.wake()
+            self.relay.wake(collection, document_id)
 
     async def readiness(self) -> dict[str, bool]:
         checks = {

@@ -33,7 +33,9 @@ class ServiceSettings(BaseSettings):
     tokens_file: Path = REPO_ROOT / "deploy" / "local" / "dev-tokens.json"
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
-    outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    outbox_sweep_seconds: float = Field(
+        default=10.0, gt=0, description="How often the relay looks for events a crash left."
+    )
     handler_max_attempts: int = Field(
         default=5, ge=1, description="Tries of a failing handler before its record goes to the DLQ."
     )

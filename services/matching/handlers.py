@@ -11,7 +11,7 @@ from runtime.events import to_cloudevents
 from schemas import referrals, vacancies
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
-from services.matching.domain import Match, match_id_for
+from services.matching.domain import Match
 from services.matching.rules import ClientProfile, VacancySpec, evaluate
 from services.matching.store import MatchingStore
 
@@ -32,12 +32,12 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
 
         return wrap
 
-    async def consider(client: ClientProfile, vacancy: VacancySpec, wrap: Wrap) -> None:
+    async def consider(
+        client: ClientProfile, vacancy: VacancySpec, existing: Match | None, wrap: Wrap
+    ) -> None:
         """Propose, re-score or withdraw the match of one pair. Idempotent: the match id is
         derived from the pair and event ids from the cause, so a replay changes nothing."""
         evaluation = evaluate(client, vacancy)
-        match_id = match_id_for(vacancy.vacancy_id, client.client_id)
-        existing = await store.matches.get(match_id)
         if existing is None:
             if not evaluation.proposable:
                 return
@@ -46,13 +46,20 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
             with contextlib.suppress(AlreadyExists):
                 await store.matches.add(match, wrap(events))
             return
-        await store.matches.mutate({"_id": match_id}, lambda m: m.reevaluate(evaluation), wrap)
+        if not existing.model_copy(deep=True).reevaluate(evaluation):
+            return  # nothing would change: spare the write
+        await store.matches.mutate(
+            {"_id": existing.match_id}, lambda m: m.reevaluate(evaluation), wrap
+        )
 
     async def on_job_ready(event: CloudEvent, data: referrals.ClientJobReady) -> None:
         profile = ClientProfile.model_validate(data.model_dump())
         await store.save_profile(profile, list(data.consent_scopes))
+        # One query for the client's matches, not one per vacancy.
+        known = await store.matches.find({"client_id": data.client_id})
+        matches = {m.vacancy_id: m for m in known}
         for vacancy in await store.open_vacancies():
-            await consider(profile, vacancy, wrap_for(event))
+            await consider(profile, vacancy, matches.get(vacancy.vacancy_id), wrap_for(event))
 
     async def on_consent(
         _: CloudEvent, data: referrals.ConsentRecorded | referrals.ConsentWithdrawn
@@ -66,10 +73,13 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
         spec = VacancySpec.model_validate(data.model_dump())
         await store.save_vacancy(spec)
         # Every job-ready client, not only likely ones: a re-scope must also withdraw the
-        # matches it made ineligible. A full scan of the pool; an index on the gates is the
-        # next step when pools grow (see bench/).
+        # matches it made ineligible. A full scan of the pool; prefiltering on the gates is
+        # the next step when pools grow (bench/matching_bench.py measures it).
+        matches = {
+            m.client_id: m for m in await store.matches.find({"vacancy_id": spec.vacancy_id})
+        }
         for client in await store.job_ready_clients():
-            await consider(client, spec, wrap_for(event))
+            await consider(client, spec, matches.get(client.client_id), wrap_for(event))
 
     async def on_vacancy_shut(
         event: CloudEvent, data: vacancies.VacancyClosed | vacancies.VacancyFilled

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore
+from runtime.documents import DocumentStore, SaveHook
 from services.matching.domain import Match
 from services.matching.rules import ClientProfile, VacancySpec
 
@@ -17,7 +16,7 @@ ACTIVE_REFERRAL = ("created", "accepted", "started")
 
 
 class MatchingStore:
-    def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
         self.matches = DocumentStore(db["matches"], Match, id_field="match_id", on_saved=on_saved)
         self._clients = db["clients"]
         self._vacancies = db["vacancies"]

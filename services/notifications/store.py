@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore
+from runtime.documents import DocumentStore, SaveHook
 from services.notifications.domain import Delivery, Notification, Subscription
 
 ACTIVE_REFERRAL = ("created", "accepted", "started")
 
 
 class NotificationsStore:
-    def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
         self.deliveries = DocumentStore(
             db["deliveries"], Delivery, id_field="delivery_id", on_saved=on_saved
         )

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore
+from runtime.documents import DocumentStore, SaveHook
 from services.referrals.domain import Client, Provider, Referral
 
 
 class ReferralsStore:
-    def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
         self.clients = DocumentStore(db["clients"], Client, id_field="client_id", on_saved=on_saved)
         self.referrals = DocumentStore(
             db["referrals"], Referral, id_field="referral_id", on_saved=on_saved

@@ -7,7 +7,6 @@ fields an employer may see with consent; never priority groups, benefit or healt
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -15,13 +14,13 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore
+from runtime.documents import DocumentStore, SaveHook
 from schemas.visibility import EMPLOYER_CONSENTED_DETAILS
 from services.vacancies.domain import Vacancy
 
 
 class VacanciesStore:
-    def __init__(self, db: AsyncDatabase, on_saved: Callable[[], None]) -> None:
+    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
         self.vacancies = DocumentStore(
             db["vacancies"], Vacancy, id_field="vacancy_id", on_saved=on_saved
         )

@@ -38,7 +38,6 @@ def services(
         "MONGODB_DB_PREFIX": f"e2e_{run}",
         "TOKENS_FILE": str(TOKENS),
         "WEBHOOK_BACKOFF_SECONDS": "0.3",
-        "OUTBOX_POLL_SECONDS": "0.2",
     }
     # Groups of their own (not `make run`'s), stable across runs so a rerun reads only new
     # events; the fresh database prefix keeps each run's data apart.

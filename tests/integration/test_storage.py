@@ -56,7 +56,7 @@ async def test_concurrent_mutations_are_serialised_by_the_version(db: AsyncDatab
 
 
 async def test_the_database_refuses_a_second_active_referral(db: AsyncDatabase) -> None:
-    store = ReferralsStore(db, on_saved=lambda: None)
+    store = ReferralsStore(db, on_saved=lambda collection, doc_id: None)
     await store.ensure_indexes()
     await store.referrals.add(new_referral("RF-1"))
     with pytest.raises(AlreadyExists):
