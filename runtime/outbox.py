@@ -69,6 +69,8 @@ class OutboxRelay:
         self._wake.set()
 
     def start(self) -> None:
+        # Healthy until a publish fails: readiness must not wait for a start-up backlog.
+        self.healthy = True
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
@@ -85,9 +87,9 @@ class OutboxRelay:
             self._wake.clear()
             try:
                 await self.relay_hinted()
-                if loop.time() >= next_sweep:
-                    while await self.sweep():
-                        pass
+                # One batch per turn, so fresh hints never wait behind a long backlog; sweep
+                # again straight away while the last batch found anything.
+                if loop.time() >= next_sweep and not await self.sweep():
                     next_sweep = loop.time() + self._sweep_seconds
                 self.healthy, failures = True, 0
             except asyncio.CancelledError:
@@ -101,7 +103,7 @@ class OutboxRelay:
                 )
                 await asyncio.sleep(delay)
                 continue
-            if self._hints:
+            if self._hints or loop.time() >= next_sweep:
                 continue
             timeout = max(0.0, next_sweep - loop.time())
             with contextlib.suppress(TimeoutError):

@@ -3,8 +3,10 @@
 Where it comes from, in this order:
 1. `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI` from the environment (CI with services, compose);
 2. the project's own local infrastructure (`deploy/local/infra.py`: Apache Kafka in KRaft mode
-   from Maven Central jars and FerretDB built with Go), started here and stopped afterwards if
-   this session started it;
+   from Maven Central jars and FerretDB built with Go), as an instance of its own: other ports
+   and data in `.local/test` (emptied before each session, so every run starts from empty
+   topics as CI does), sharing only the jars and binary with `make run`'s instance, which the
+   tests therefore never pollute; started here and stopped afterwards;
 3. testcontainers, where a Docker engine answers.
 Whichever it is, every topic of the contract is created first, as production's bootstrap does.
 """
@@ -26,6 +28,14 @@ from runtime.topic_admin import ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
+TEST_INFRA_DIR = REPO / ".local" / "test"
+TEST_INFRA_ENV = {
+    "LOCAL_INFRA_DIR": str(TEST_INFRA_DIR),
+    "LOCAL_INFRA_CACHE_DIR": str(REPO / ".local"),
+    "LOCAL_KAFKA_PORT": os.environ.get("TEST_KAFKA_PORT", "19092"),
+    "LOCAL_KAFKA_CONTROLLER_PORT": os.environ.get("TEST_KAFKA_CONTROLLER_PORT", "19093"),
+    "LOCAL_MONGO_PORT": os.environ.get("TEST_MONGO_PORT", "27018"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,13 +53,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(getattr(pytest.mark, kind))
 
 
-def _local_infra_status() -> bool:
-    return subprocess.run([*INFRA, "status"], capture_output=True, check=False).returncode == 0
+def _infra(command: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*INFRA, command], env={**os.environ, **TEST_INFRA_ENV}, text=True, check=False, **kwargs
+    )  # type: ignore[call-overload]
 
 
 def _local_addresses() -> tuple[str, str]:
     """What `infra.py env` prints, so LOCAL_KAFKA_PORT / LOCAL_MONGO_PORT are honoured."""
-    out = subprocess.run([*INFRA, "env"], capture_output=True, text=True, check=True).stdout
+    out = _infra("env", capture_output=True).stdout
     env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
     return env["KAFKA_BOOTSTRAP_SERVERS"], env["MONGODB_URI"]
 
@@ -71,16 +83,16 @@ def infrastructure() -> Iterator[Infrastructure]:
         return
 
     if os.environ.get("LOCAL_INFRA", "1") != "0":
-        already_up = _local_infra_status()
-        started = subprocess.run([*INFRA, "up"], check=False)
-        if started.returncode == 0:
+        _infra("down", capture_output=True)  # a previous session that was killed
+        for data in ("kafka/data", "ferretdb/data"):
+            shutil.rmtree(TEST_INFRA_DIR / data, ignore_errors=True)
+        if _infra("up").returncode == 0:
             infra = Infrastructure(*_local_addresses(), "local")
             asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
             try:
                 yield infra
             finally:
-                if not already_up:
-                    subprocess.run([*INFRA, "down"], check=False)
+                _infra("down")
             return
         if not _docker_answers():
             pytest.fail(

@@ -251,7 +251,13 @@ async def run_demo(
                 )
 
     shortlist = (await brokerage.get(f"/vacancies/{vacancy_ids[0]}/shortlist")).json()
-    say(f"EB-01's shortlist for {vacancy_ids[0]} (what an employer may see): {shortlist}")
+    say(f"EB-01's shortlist for {vacancy_ids[0]}, as an employer may see it:")
+    for c in shortlist:
+        factors = ", ".join(r["factor"] for r in c["reasons"])
+        say(
+            f"    {c['client_id']} score {c['score']} reasons [{factors}] "
+            f"details {c.get('details', '(no employers consent)')}"
+        )
     if shortlist:
         placement = (
             await brokerage.post(

@@ -9,7 +9,8 @@ Usage: python deploy/local/infra.py up|down|status|env
   status  show what is running; exit 0 if both services answer, 1 otherwise
   env     print KAFKA_BOOTSTRAP_SERVERS=... and MONGODB_URI=... lines
 
-Environment: LOCAL_INFRA_DIR (default <repo>/.local), LOCAL_KAFKA_PORT (9092),
+Environment: LOCAL_INFRA_DIR (default <repo>/.local), LOCAL_INFRA_CACHE_DIR (jars and
+binary; default LOCAL_INFRA_DIR), LOCAL_KAFKA_PORT (9092),
 LOCAL_KAFKA_CONTROLLER_PORT (9093), LOCAL_MONGO_PORT (27017).
 See deploy/local/INFRA.md. Standard library only, so it runs before any project
 dependency is installed.
@@ -90,6 +91,7 @@ def _env_port(name: str, default: int) -> int:
 @dataclass(frozen=True)
 class Config:
     infra_dir: Path
+    cache_dir: Path  # jars and the FerretDB binary; may be shared by several infra dirs
     kafka_port: int
     controller_port: int
     mongo_port: int
@@ -98,8 +100,11 @@ class Config:
     def from_env(cls) -> Config:
         raw_dir = os.environ.get("LOCAL_INFRA_DIR", "").strip()
         infra_dir = Path(raw_dir).expanduser().resolve() if raw_dir else REPO / ".local"
+        raw_cache = os.environ.get("LOCAL_INFRA_CACHE_DIR", "").strip()
+        cache_dir = Path(raw_cache).expanduser().resolve() if raw_cache else infra_dir
         return cls(
             infra_dir=infra_dir,
+            cache_dir=cache_dir,
             kafka_port=_env_port("LOCAL_KAFKA_PORT", 9092),
             controller_port=_env_port("LOCAL_KAFKA_CONTROLLER_PORT", 9093),
             mongo_port=_env_port("LOCAL_MONGO_PORT", 27017),
@@ -110,8 +115,12 @@ class Config:
         return self.infra_dir / "kafka"
 
     @property
+    def kafka_cache(self) -> Path:
+        return self.cache_dir / "kafka"
+
+    @property
     def kafka_libs(self) -> Path:
-        return self.kafka_dir / "libs"
+        return self.kafka_cache / "libs"
 
     @property
     def kafka_data(self) -> Path:
@@ -130,8 +139,12 @@ class Config:
         return self.infra_dir / "ferretdb"
 
     @property
+    def ferretdb_cache(self) -> Path:
+        return self.cache_dir / "ferretdb"
+
+    @property
     def ferretdb_bin(self) -> Path:
-        return self.ferretdb_dir / "bin" / "ferretdb-local"
+        return self.ferretdb_cache / "bin" / "ferretdb-local"
 
     @property
     def ferretdb_data(self) -> Path:
@@ -406,8 +419,10 @@ def services(cfg: Config) -> tuple[Service, Service]:
 @contextlib.contextmanager
 def infra_lock(cfg: Config) -> Iterator[None]:
     """Serialise `up` and `down` runs that share one LOCAL_INFRA_DIR."""
+    # One lock per cache: instances sharing the jars and binary never build them at once.
     cfg.infra_dir.mkdir(parents=True, exist_ok=True)
-    with open(cfg.infra_dir / "infra.lock", "w") as fh:
+    cfg.cache_dir.mkdir(parents=True, exist_ok=True)
+    with open(cfg.cache_dir / "infra.lock", "w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -441,9 +456,7 @@ def java_cmd() -> str | None:
 
 
 def java_major(java: str) -> int:
-    match = re.search(
-        r'version "(\d+)(?:\.(\d+))?', _run_text([java, "-version"]).stderr
-    )
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', _run_text([java, "-version"]).stderr)
     if not match:
         return 0
     major = int(match.group(1))
@@ -513,7 +526,7 @@ class BuildSpec:
 
 def kafka_fetch_spec(cfg: Config) -> BuildSpec:
     """Copy Kafka's runtime jars from Maven Central (through ~/.m2) into libs/."""
-    tmp = cfg.kafka_dir / "libs.tmp"
+    tmp = cfg.kafka_cache / "libs.tmp"
     return BuildSpec(
         what="kafka: jar fetch with Maven",
         cmd=[
@@ -528,10 +541,10 @@ def kafka_fetch_spec(cfg: Config) -> BuildSpec:
         ],
         cwd=cfg.kafka_dir,
         env={},
-        log=cfg.kafka_dir / "fetch.log",
+        log=cfg.kafka_cache / "fetch.log",
         tmp=tmp,
         final=cfg.kafka_libs,
-        stamp=cfg.kafka_dir / "libs.sha256",
+        stamp=cfg.kafka_cache / "libs.sha256",
         inputs=[KAFKA_SRC / "pom.xml"],
     )
 
@@ -548,10 +561,10 @@ def ferretdb_build_spec(cfg: Config) -> BuildSpec:
         cmd=["go", "build", "-trimpath", "-o", str(tmp), "."],
         cwd=FERRETDB_SRC,
         env={"GOFLAGS": goflags.strip(), "CGO_ENABLED": "0"},
-        log=cfg.ferretdb_dir / "build.log",
+        log=cfg.ferretdb_cache / "build.log",
         tmp=tmp,
         final=cfg.ferretdb_bin,
-        stamp=cfg.ferretdb_dir / "bin.sha256",
+        stamp=cfg.ferretdb_cache / "bin.sha256",
         inputs=[
             FERRETDB_SRC / "go.mod",
             FERRETDB_SRC / "go.sum",
@@ -631,15 +644,12 @@ class Build:
         while (rc := self.proc.poll()) is None:
             if time.monotonic() > deadline:
                 self.kill()
-                raise InfraError(
-                    f"{spec.what} took over {BUILD_TIMEOUT_S} s; {spec.log}"
-                )
+                raise InfraError(f"{spec.what} took over {BUILD_TIMEOUT_S} s; {spec.log}")
             waiter.poll()
             time.sleep(0.5)
         if rc != 0:
             raise InfraError(
-                f"{spec.what} failed (exit {rc}); last lines of {spec.log}:\n"
-                + tail(spec.log)
+                f"{spec.what} failed (exit {rc}); last lines of {spec.log}:\n" + tail(spec.log)
             )
         if spec.final.is_dir():
             shutil.rmtree(spec.final)

@@ -40,6 +40,8 @@ async def _demo(provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver
 
 
 def main() -> int:
+    # Explicitly: a process started in the background may inherit SIGINT as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     external = "KAFKA_BOOTSTRAP_SERVERS" in os.environ and "MONGODB_URI" in os.environ
     infra_was_up = (

@@ -88,6 +88,13 @@ def distance_km(a: Location, b: Location) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
+def _count_phrase(matched: list[str], wanted: list[str], kind: str) -> str:
+    if not wanted:
+        return f"no {kind} skills asked for"
+    listed = f" ({', '.join(matched)})" if matched else ""
+    return f"has {len(matched)} of {len(wanted)} {kind} skills{listed}"
+
+
 def _coverage(wanted: list[str], have: set[str]) -> tuple[float, list[str]]:
     wanted_n = _norm(wanted)
     if not wanted_n:
@@ -142,13 +149,12 @@ def evaluate(client: ClientProfile, vacancy: VacancySpec) -> Evaluation:
         _reason(
             "skills",
             required,
-            f"has {len(req_matched)} of {len(vacancy.required_skills)} required skills"
-            + (f" ({', '.join(req_matched)})" if req_matched else ""),
+            _count_phrase(req_matched, vacancy.required_skills, "required"),
         ),
         _reason(
             "desirable_skills",
             desirable,
-            f"has {len(des_matched)} of {len(vacancy.desirable_skills)} desirable skills",
+            _count_phrase(des_matched, vacancy.desirable_skills, "desirable"),
         ),
         _reason(
             "qualification",
