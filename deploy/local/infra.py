@@ -539,7 +539,7 @@ def kafka_fetch_spec(cfg: Config) -> BuildSpec:
             "-DincludeScope=runtime",
             f"-DoutputDirectory={tmp}",
         ],
-        cwd=cfg.kafka_dir,
+        cwd=cfg.kafka_cache,
         env={},
         log=cfg.kafka_cache / "fetch.log",
         tmp=tmp,
