@@ -11,6 +11,7 @@ import uuid
 from runtime.documents import DocumentStore
 from runtime.events import to_cloudevents
 from runtime.kafka import EventPublisher, create_broker
+from runtime.logging import configure_logging
 from runtime.mongo import connect
 from runtime.outbox import OutboxRelay
 from runtime.topic_admin import ensure_topics
@@ -45,6 +46,7 @@ def make(i: int) -> tuple[Referral, list]:
 
 
 async def main() -> None:
+    configure_logging("bench", "WARNING")
     await ensure_topics(KAFKA)
     broker = create_broker(KAFKA, "bench")
     await broker.connect()
