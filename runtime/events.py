@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from runtime.ids import derived_event_id
 from schemas.base import EventData
@@ -54,3 +54,26 @@ def to_cloudevents(
         to_cloudevent(e, source=source, correlationid=correlationid, cause_id=cause_id)
         for e in events
     ]
+
+
+Wrap = Callable[[Sequence[EventData]], list[CloudEvent]]
+"""Turns the events a domain rule returned into the CloudEvents a save stores with the change."""
+
+
+def enveloper(
+    source: str, *, cause: CloudEvent | None = None, correlationid: str | None = None
+) -> Wrap:
+    """A `Wrap` for one unit of work: handling `cause`, or serving one HTTP request.
+
+    Events caused by another event carry its correlation id (or its id) and derive their ids
+    from it; events of a request carry the request's correlation id.
+    """
+    if cause is not None:
+        correlationid = cause.correlationid or cause.id
+
+    def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
+        return to_cloudevents(
+            events, source=source, correlationid=correlationid, cause_id=cause.id if cause else None
+        )
+
+    return wrap

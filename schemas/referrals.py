@@ -143,3 +143,15 @@ class ReferralWithdrawn(_ReferralEvent):
     event_type = "referrals.referral.withdrawn"
     status: Literal["withdrawn"] = "withdrawn"
     reason: ShortText
+
+
+REFERRAL_LIFECYCLE: tuple[type[_ReferralEvent], ...] = (
+    ReferralCreated,
+    ReferralAccepted,
+    ReferralRejected,
+    ReferralStarted,
+    ReferralCompleted,
+    ReferralDroppedOut,
+    ReferralWithdrawn,
+)
+"""Every event of a referral's lifecycle: each carries the referral's new `status`."""

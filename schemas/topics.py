@@ -51,13 +51,7 @@ REFERRAL_EVENTS = Topic(
         referrals.ConsentWithdrawn,
         referrals.ClientAssessed,
         referrals.ClientJobReady,
-        referrals.ReferralCreated,
-        referrals.ReferralAccepted,
-        referrals.ReferralRejected,
-        referrals.ReferralStarted,
-        referrals.ReferralCompleted,
-        referrals.ReferralDroppedOut,
-        referrals.ReferralWithdrawn,
+        *referrals.REFERRAL_LIFECYCLE,
     ),
 )
 VACANCY_EVENTS = Topic(

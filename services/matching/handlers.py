@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
 
 from runtime.consumer import Handler
 from runtime.documents import AlreadyExists
-from runtime.events import to_cloudevents
+from runtime.events import Wrap, enveloper
 from schemas import referrals, vacancies
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
@@ -17,21 +16,8 @@ from services.matching.store import MatchingStore
 
 SOURCE = "/services/matching"
 
-Wrap = Callable[[Sequence[EventData]], list[CloudEvent]]
-
 
 def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
-    def wrap_for(cause: CloudEvent) -> Wrap:
-        def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(
-                events,
-                source=SOURCE,
-                cause_id=cause.id,
-                correlationid=cause.correlationid or cause.id,
-            )
-
-        return wrap
-
     async def consider(
         client: ClientProfile, vacancy: VacancySpec, existing: Match | None, wrap: Wrap
     ) -> None:
@@ -58,8 +44,9 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
         # One query for the client's matches, not one per vacancy.
         known = await store.matches.find({"client_id": data.client_id})
         matches = {m.vacancy_id: m for m in known}
+        wrap = enveloper(SOURCE, cause=event)
         for vacancy in await store.open_vacancies():
-            await consider(profile, vacancy, matches.get(vacancy.vacancy_id), wrap_for(event))
+            await consider(profile, vacancy, matches.get(vacancy.vacancy_id), wrap)
 
     async def on_consent(
         _: CloudEvent, data: referrals.ConsentRecorded | referrals.ConsentWithdrawn
@@ -75,11 +62,11 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
         # Every job-ready client, not only likely ones: a re-scope must also withdraw the
         # matches it made ineligible. A full scan of the pool; prefiltering on the gates is
         # the next step when pools grow (bench/matching_bench.py measures it).
-        matches = {
-            m.client_id: m for m in await store.matches.find({"vacancy_id": spec.vacancy_id})
-        }
+        known = await store.matches.find({"vacancy_id": spec.vacancy_id})
+        matches = {m.client_id: m for m in known}
+        wrap = enveloper(SOURCE, cause=event)
         for client in await store.job_ready_clients():
-            await consider(client, spec, matches.get(client.client_id), wrap_for(event))
+            await consider(client, spec, matches.get(client.client_id), wrap)
 
     async def on_vacancy_shut(
         event: CloudEvent, data: vacancies.VacancyClosed | vacancies.VacancyFilled
@@ -88,23 +75,14 @@ def build_handlers(store: MatchingStore) -> dict[type[EventData], Handler]:
         reason = f"vacancy {data.status}"
         for match_id in await store.proposed_match_ids(vacancy_id=data.vacancy_id):
             await store.matches.mutate(
-                {"_id": match_id}, lambda m: m.withdraw(reason), wrap_for(event)
+                {"_id": match_id}, lambda m: m.withdraw(reason), enveloper(SOURCE, cause=event)
             )
 
-    referral_events = (
-        referrals.ReferralCreated,
-        referrals.ReferralAccepted,
-        referrals.ReferralRejected,
-        referrals.ReferralStarted,
-        referrals.ReferralCompleted,
-        referrals.ReferralDroppedOut,
-        referrals.ReferralWithdrawn,
-    )
     return {
         referrals.ClientJobReady: on_job_ready,
         referrals.ConsentRecorded: on_consent,
         referrals.ConsentWithdrawn: on_consent,
-        **dict.fromkeys(referral_events, on_referral),
+        **dict.fromkeys(referrals.REFERRAL_LIFECYCLE, on_referral),
         vacancies.VacancyScoped: on_vacancy_scoped,
         vacancies.VacancyClosed: on_vacancy_shut,
         vacancies.VacancyFilled: on_vacancy_shut,

@@ -16,18 +16,7 @@ from schemas.visibility import employer_view_of_match
 
 Audience = Literal["provider", "employer_brokerage"]
 
-REFERRAL_TYPES = frozenset(
-    m.event_type
-    for m in (
-        referrals.ReferralCreated,
-        referrals.ReferralAccepted,
-        referrals.ReferralRejected,
-        referrals.ReferralStarted,
-        referrals.ReferralCompleted,
-        referrals.ReferralDroppedOut,
-        referrals.ReferralWithdrawn,
-    )
-)
+REFERRAL_TYPES = frozenset(m.event_type for m in referrals.REFERRAL_LIFECYCLE)
 MATCH_TYPES = frozenset({matching.MatchProposed.event_type, matching.MatchWithdrawn.event_type})
 VACANCY_TYPES = frozenset(
     m.event_type

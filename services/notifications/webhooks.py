@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import httpx
 import structlog
 
 from runtime.errors import NotFound
-from runtime.events import to_cloudevents
+from runtime.events import enveloper
 from schemas.base import EventData
-from schemas.envelope import CloudEvent
 from services.notifications.domain import Delivery
 from services.notifications.rules import sign
 from services.notifications.store import NotificationsStore
@@ -22,8 +21,7 @@ log = structlog.get_logger(__name__)
 SOURCE = "/services/notifications"
 
 
-def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-    return to_cloudevents(events, source=SOURCE)
+_wrap = enveloper(SOURCE)
 
 
 class WebhookSender:

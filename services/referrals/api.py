@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,11 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from runtime.auth import allow
 from runtime.documents import AlreadyExists
 from runtime.errors import Conflict, NotFound
-from runtime.events import to_cloudevents
+from runtime.events import Wrap, enveloper
 from runtime.ids import new_id
 from runtime.principal import Principal
-from schemas.base import EventData
-from schemas.envelope import CloudEvent
 from schemas.types import ConsentScope, EntityId, ReferralStatus, ShortText
 from services.referrals import domain
 from services.referrals.domain import Assessment, Client, Provider, Referral
@@ -68,11 +65,8 @@ class OutcomeBody(BaseModel):
 def build_router(store: ReferralsStore) -> APIRouter:
     router = APIRouter()
 
-    def wrap(request: Request) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
-        def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(events, source=SOURCE, correlationid=request.state.correlation_id)
-
-        return _wrap
+    def wrap(request: Request) -> Wrap:
+        return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
     async def visible_client(client_id: str, principal: Principal) -> tuple[Client, list[Referral]]:
         loaded = await store.clients.get(client_id)

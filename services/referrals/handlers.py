@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import structlog
 
 from runtime.consumer import Handler, Rejected
 from runtime.documents import AlreadyExists
 from runtime.errors import NotFound
-from runtime.events import to_cloudevents
+from runtime.events import enveloper
 from runtime.ids import new_id
 from schemas import jcp
 from schemas.base import EventData
@@ -23,24 +23,13 @@ log = structlog.get_logger(__name__)
 
 
 def build_handlers(store: ReferralsStore) -> dict[type[EventData], Handler]:
-    def wrap_for(cause: CloudEvent) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
-        def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(
-                events,
-                source=SOURCE,
-                cause_id=cause.id,
-                correlationid=cause.correlationid or cause.id,
-            )
-
-        return wrap
-
     async def on_claimant_registered(event: CloudEvent, claim: jcp.ClaimantRegistered) -> None:
         if await store.clients.get_by({"claimant_ref": claim.claimant_ref}):
             log.info("client.already_registered")
             return
         client, events = Client.register(new_id("CL"), claim)
         try:
-            await store.clients.add(client, wrap_for(event)(events))
+            await store.clients.add(client, enveloper(SOURCE, cause=event)(events))
         except AlreadyExists:
             log.info("client.already_registered")  # a concurrent duplicate won the race
 
@@ -48,7 +37,9 @@ def build_handlers(store: ReferralsStore) -> dict[type[EventData], Handler]:
         event: CloudEvent, claimant_ref: str, change: Callable[[Client], list[EventData]]
     ) -> None:
         try:
-            await store.clients.mutate({"claimant_ref": claimant_ref}, change, wrap_for(event))
+            await store.clients.mutate(
+                {"claimant_ref": claimant_ref}, change, enveloper(SOURCE, cause=event)
+            )
         except NotFound:
             raise Rejected("no client for this claimant_ref; was it ever registered?") from None
 

@@ -11,11 +11,10 @@ from pydantic import BaseModel, Field
 
 from runtime.auth import allow
 from runtime.errors import NotFound
-from runtime.events import to_cloudevents
+from runtime.events import Wrap, enveloper
 from runtime.ids import new_id
 from runtime.principal import Principal
 from schemas.base import EventData
-from schemas.envelope import CloudEvent
 from schemas.types import EntityId, Location, ShortText, VacancyStatus
 from schemas.visibility import employer_view_of_match
 from services.vacancies import domain
@@ -68,11 +67,8 @@ class EndPlacement(BaseModel):
 def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) -> APIRouter:
     router = APIRouter(tags=["vacancies"])
 
-    def wrap(request: Request) -> Callable[[Sequence[EventData]], list[CloudEvent]]:
-        def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-            return to_cloudevents(events, source=SOURCE, correlationid=request.state.correlation_id)
-
-        return _wrap
+    def wrap(request: Request) -> Wrap:
+        return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
     async def visible(vacancy_id: str, principal: Principal) -> Vacancy:
         loaded = await store.vacancies.get(vacancy_id)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import date
 
 import structlog
 
-from runtime.events import to_cloudevents
-from schemas.base import EventData
-from schemas.envelope import CloudEvent
+from runtime.events import enveloper
 from services.vacancies.store import VacanciesStore
 
 log = structlog.get_logger(__name__)
@@ -18,8 +16,7 @@ log = structlog.get_logger(__name__)
 SOURCE = "/services/vacancies"
 
 
-def _wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-    return to_cloudevents(events, source=SOURCE)
+_wrap = enveloper(SOURCE)
 
 
 async def check_due(store: VacanciesStore, today: date) -> int:
