@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 import uvicorn
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
@@ -18,12 +18,17 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from runtime.auth import load_tokens
+from runtime.consumer import EventConsumer, Handler
+from runtime.http import create_http_app
 from runtime.inbox import Inbox
 from runtime.kafka import EventPublisher, create_broker
 from runtime.logging import configure_logging
 from runtime.mongo import connect, ping
 from runtime.outbox import OutboxRelay
 from runtime.settings import ServiceSettings
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+from schemas.topics import Topic
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +81,42 @@ class ServiceRuntime:
         if self.relay:
             checks["outbox_relay"] = self.relay.healthy
         return checks
+
+    def consume(
+        self, topics: Iterable[Topic], handlers: Mapping[type[EventData], Handler]
+    ) -> EventConsumer:
+        """Subscribe the service's consumer group (named after it) to these topics."""
+        return EventConsumer(
+            broker=self.broker,
+            group_id=self.settings.group_id,
+            topics=topics,
+            handlers=handlers,
+            inbox=self.inbox,
+            max_attempts=self.settings.handler_max_attempts,
+        )
+
+    def publishes(self, topic: Topic) -> None:
+        """Declare the topic this service writes, for its AsyncAPI document."""
+        self.broker.publisher(
+            topic.name,
+            schema=CloudEvent,
+            title=topic.name,
+            description=f"{', '.join(topic.event_types)}; keyed by {topic.key}.",
+        )
+
+    def http_app(
+        self, *, title: str, description: str, router: APIRouter, setup: Hook | None = None
+    ) -> FastAPI:
+        """The service's ASGI app: its routes, health, docs, and the lifespan that runs it all."""
+        app = create_http_app(
+            title=title,
+            description=description,
+            lifespan=self.lifespan(setup=setup),
+            readiness=self.readiness,
+            asyncapi=lambda: self.asyncapi(title, description),
+        )
+        app.include_router(router)
+        return app
 
     def asyncapi(self, title: str, description: str) -> dict[str, object]:
         """The AsyncAPI 3.0 document of this service's topics (served at /asyncapi.json)."""

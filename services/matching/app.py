@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from runtime.consumer import EventConsumer
-from runtime.http import create_http_app
 from runtime.service import ServiceRuntime
-from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
 from services.matching.api import build_router
 from services.matching.handlers import build_handlers
@@ -20,31 +17,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rt = ServiceRuntime.build(settings)
     store = MatchingStore(rt.db, on_saved=rt.wake_relay)
     rt.with_outbox(store.outbox_collections)
-    EventConsumer(
-        broker=rt.broker,
-        group_id=settings.group_id,
-        topics=[REFERRAL_EVENTS, VACANCY_EVENTS],
-        handlers=build_handlers(store),
-        inbox=rt.inbox,
-        max_attempts=settings.handler_max_attempts,
+    rt.consume([REFERRAL_EVENTS, VACANCY_EVENTS], build_handlers(store))
+    rt.publishes(MATCH_EVENTS)
+    return rt.http_app(
+        title="Matching service",
+        description="Pairs job-ready clients with open, scoped vacancies; every score comes "
+        "with the reasons that make it up.",
+        router=build_router(store),
+        setup=store.ensure_indexes,
     )
-    rt.broker.publisher(
-        MATCH_EVENTS.name,
-        schema=CloudEvent,
-        title=MATCH_EVENTS.name,
-        description="Proposed and withdrawn matches, keyed by vacancy_id.",
-    )
-    title = "Matching service"
-    description = (
-        "Pairs job-ready clients with open, scoped vacancies; every score comes "
-        "with the reasons that make it up."
-    )
-    app = create_http_app(
-        title=title,
-        description=description,
-        lifespan=rt.lifespan(setup=store.ensure_indexes),
-        readiness=rt.readiness,
-        asyncapi=lambda: rt.asyncapi(title, description),
-    )
-    app.include_router(build_router(store))
-    return app
