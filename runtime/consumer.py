@@ -166,43 +166,27 @@ class EventConsumer:
         except Rejected as exc:
             await self._dead_letter(record, "rejected", str(exc))
             return
-        except TRANSIENT_ERRORS as exc:
-            attempt = self._failures.get(position, 0) + 1
-            self._failures[position] = attempt
-            delay = self._delay(attempt)
-            log.warning(
-                "event.retry",
-                why="infrastructure unavailable",
-                error=type(exc).__name__,
-                attempt=attempt,
-                retry_in_s=delay,
-            )
-            await asyncio.sleep(delay)
-            raise
         except Exception as exc:
-            attempt = self._failures.get(position, 0) + 1
-            self._failures[position] = attempt
-            if attempt >= self._max_attempts:
+            transient = isinstance(exc, TRANSIENT_ERRORS)
+            attempt = self._failures[position] = self._failures.get(position, 0) + 1
+            if not transient and attempt >= self._max_attempts:
                 log.exception("event.gave_up", attempts=attempt)
                 self._failures.pop(position, None)
                 await self._dead_letter(record, "handler-error", f"{type(exc).__name__}: {exc}")
                 return
-            delay = self._delay(attempt)
+            delay = min(self._backoff * 2 ** (attempt - 1), self._max_backoff)
             log.warning(
                 "event.retry",
-                why="handler failed",
+                why="infrastructure unavailable" if transient else "handler failed",
                 error=type(exc).__name__,
                 attempt=attempt,
                 retry_in_s=delay,
             )
             await asyncio.sleep(delay)
-            raise
+            raise  # FastStream seeks back: the record is read again, never skipped
         self._failures.pop(position, None)
         await self._inbox.record(event.id, event.type)
         log.info("event.handled")
-
-    def _delay(self, attempt: int) -> float:
-        return min(self._backoff * 2 ** (attempt - 1), self._max_backoff)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
         """Move the original bytes, key and headers to `<topic>.dlq` with the error alongside."""
