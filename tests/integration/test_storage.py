@@ -106,3 +106,54 @@ async def test_events_written_with_a_change_are_published_even_after_a_crash(
     (published,) = [r for r in records if json.loads(r.value)["id"] == event.id]
     assert published.key == b"CL-outbox-it"
     assert dict(published.headers)["content-type"] == b"application/cloudevents+json"
+
+
+async def test_the_relay_never_undoes_a_concurrent_save(
+    infrastructure: Infrastructure, db: AsyncDatabase
+) -> None:
+    """Saves append events while the relay publishes and removes earlier ones, on the same
+    document: every state change survives and every event leaves the outbox exactly once."""
+    broker = create_broker(infrastructure.kafka_bootstrap_servers, "it-race")
+    await broker.connect()
+    published: list[str] = []
+
+    class Recording(EventPublisher):
+        async def publish(self, event):  # type: ignore[no-untyped-def]
+            published.append(event.id)
+            await super().publish(event)
+
+    relay = OutboxRelay(Recording(broker), [db["referrals"]])
+    store = DocumentStore(db["referrals"], Referral, id_field="referral_id", on_saved=relay.wake)
+    await store.add(new_referral("RF-race", client_id="CL-race"))
+
+    def note(r: Referral) -> list:
+        r.reason += "+"
+        return [
+            ev.ReferralCreated(
+                referral_id="RF-race",
+                client_id="CL-race",
+                provider_id="P-01",
+                programme=r.reason[-8:],
+            )
+        ]
+
+    async def relay_until(done: asyncio.Event) -> None:
+        while not done.is_set():
+            await relay.relay_once()
+            await asyncio.sleep(0)
+
+    wrap = lambda events: to_cloudevents(events, source="/it")  # noqa: E731
+    done = asyncio.Event()
+    relaying = asyncio.create_task(relay_until(done))
+    try:
+        for _ in range(30):
+            await asyncio.gather(*(store.mutate({"_id": "RF-race"}, note, wrap) for _ in range(3)))
+        done.set()
+        await relaying
+        await relay.relay_once()
+    finally:
+        await broker.stop()
+    doc = await db["referrals"].find_one({"_id": "RF-race"})
+    assert doc["reason"] == "test" + "+" * 90, "a save was lost"
+    assert doc["outbox"] == []
+    assert len(published) == len(set(published)) == 90
