@@ -155,3 +155,7 @@ REFERRAL_LIFECYCLE: tuple[type[_ReferralEvent], ...] = (
     ReferralWithdrawn,
 )
 """Every event of a referral's lifecycle: each carries the referral's new `status`."""
+
+ACTIVE_REFERRAL_STATUSES: frozenset[ReferralStatus] = frozenset({"created", "accepted", "started"})
+"""A referral is active until it ends. While active, its provider may act for the client and
+hears of the client's matches, and no second referral to the same programme may be made."""

@@ -9,10 +9,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from runtime.documents import DocumentStore, SaveHook
+from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.matching.domain import Match
 from services.matching.rules import ClientProfile, VacancySpec
-
-ACTIVE_REFERRAL = ("created", "accepted", "started")
 
 
 class MatchingStore:
@@ -66,7 +65,9 @@ class MatchingStore:
     @staticmethod
     def providers_of(client_doc: dict[str, Any] | None) -> set[str]:
         referrals = (client_doc or {}).get("referrals", {})
-        return {r["provider_id"] for r in referrals.values() if r["status"] in ACTIVE_REFERRAL}
+        return {
+            r["provider_id"] for r in referrals.values() if r["status"] in ACTIVE_REFERRAL_STATUSES
+        }
 
     # --- the vacancy pool (from vacancies events) ---
 

@@ -10,26 +10,16 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from schemas import matching, referrals, vacancies
+from schemas import matching, referrals
 from schemas.envelope import CloudEvent
+from schemas.topics import MATCH_EVENTS, VACANCY_EVENTS
 from schemas.visibility import employer_view_of_match
 
 Audience = Literal["provider", "employer_brokerage"]
 
 REFERRAL_TYPES = frozenset(m.event_type for m in referrals.REFERRAL_LIFECYCLE)
-MATCH_TYPES = frozenset({matching.MatchProposed.event_type, matching.MatchWithdrawn.event_type})
-VACANCY_TYPES = frozenset(
-    m.event_type
-    for m in (
-        vacancies.VacancyPosted,
-        vacancies.VacancyScoped,
-        vacancies.VacancyClosed,
-        vacancies.VacancyFilled,
-        vacancies.PlacementStarted,
-        vacancies.PlacementSustained,
-        vacancies.PlacementEnded,
-    )
-)
+MATCH_TYPES = frozenset(MATCH_EVENTS.event_types)
+VACANCY_TYPES = frozenset(VACANCY_EVENTS.event_types)
 NOTIFIABLE_TYPES = REFERRAL_TYPES | MATCH_TYPES | VACANCY_TYPES
 
 

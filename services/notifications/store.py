@@ -9,9 +9,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from runtime.documents import DocumentStore, SaveHook
+from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.notifications.domain import Delivery, Notification, Subscription
-
-ACTIVE_REFERRAL = ("created", "accepted", "started")
 
 
 class NotificationsStore:
@@ -87,5 +86,5 @@ class NotificationsStore:
         return {
             r["provider_id"]
             for r in doc.get("referrals", {}).values()
-            if r["status"] in ACTIVE_REFERRAL
+            if r["status"] in ACTIVE_REFERRAL_STATUSES
         }

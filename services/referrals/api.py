@@ -129,7 +129,11 @@ def build_router(store: ReferralsStore) -> APIRouter:
         client = await store.clients.mutate(
             {"_id": client_id}, lambda c: c.assess(body, principal.org_id), wrap(request)
         )
-        return {"client_id": client_id, "assessment": client.assessment, "job_ready": False}
+        return {
+            "client_id": client_id,
+            "assessment": client.assessment,
+            "job_ready": client.job_ready,
+        }
 
     @router.post("/clients/{client_id}/job-ready", tags=["clients"], response_model=JobReadyView)
     async def mark_job_ready(

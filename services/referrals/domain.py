@@ -30,9 +30,7 @@ from schemas.types import (
     SkillsForLifeLevel,
 )
 
-# A referral is active until it ends: while active, no second referral of the same client to
-# the same provider and programme may exist, and its provider may act for the client.
-ACTIVE: frozenset[ReferralStatus] = frozenset({"created", "accepted", "started"})
+ACTIVE = ev.ACTIVE_REFERRAL_STATUSES
 
 Action = Literal["accept", "reject", "start", "complete", "drop-out", "withdraw"]
 
