@@ -1,7 +1,11 @@
 """`make run`: infrastructure, topics, the four services, demo data; Ctrl-C stops it all.
 
 Each service runs as its own process, as in production; their JSON logs go to
-`.local/logs/<service>.log`. Infrastructure that was already running is left running.
+`.local/logs/<service>.log`. A service that exits is restarted with backoff (1 s doubling to
+30 s; `runtime/supervisor.py`); only Ctrl-C or SIGTERM stops the platform.
+`REPLICAS="referrals=2,matching=2"` runs that many processes of a service in its one consumer
+group (`referrals-2` on port 8111, logging to `referrals-2.log`). Infrastructure that was
+already running is left running.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 
@@ -21,7 +26,13 @@ sys.path.insert(0, str(REPO))
 
 from brokerage_client import Platform, WebhookReceiver  # noqa: E402
 from deploy.local.demo import TOKENS, run_demo  # noqa: E402
-from runtime.supervisor import start_services, stop_services, wait_ready  # noqa: E402
+from runtime.supervisor import (  # noqa: E402
+    Supervisor,
+    parse_replicas,
+    start_services,
+    stop_services,
+    wait_ready,
+)
 from runtime.topic_admin import ensure_topics  # noqa: E402
 
 INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
@@ -39,7 +50,29 @@ async def _demo(provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver
         await run_demo(platform, BOOTSTRAP, provider_hooks, employer_hooks)
 
 
+def _replicas() -> dict[str, int]:
+    replicas = parse_replicas(os.environ.get("REPLICAS", ""))
+    if any(count > 1 for count in replicas.values()) and "MONGODB_URI" not in os.environ:
+        # runtime/locks.py: FerretDB does not isolate a single update, and the lock that makes
+        # up for it is per process, so two replicas writing one document can lose an update.
+        print(
+            "REPLICAS: the local FerretDB is safe with one replica per service only; "
+            "point MONGODB_URI at MongoDB for more"
+        )
+    return replicas
+
+
+def _wait_for_ctrl_c() -> NoReturn:
+    while True:
+        time.sleep(3600)  # SIGINT, or SIGTERM via _stop_on_sigterm, raises KeyboardInterrupt
+
+
 def main() -> int:
+    try:
+        replicas = _replicas()
+    except ValueError as error:
+        print(error)
+        return 2
     # Explicitly: a process started in the background may inherit SIGINT as ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
@@ -51,11 +84,15 @@ def main() -> int:
     if not external and subprocess.run([*INFRA, "up"], check=False).returncode != 0:
         return 1
     processes = []
+    supervisor = None
     try:
         created = asyncio.run(ensure_topics(BOOTSTRAP))
         print(f"topics ready ({len(created)} created)")
-        processes = start_services(LOG_DIR)
+        processes = start_services(LOG_DIR, replicas=replicas)
         wait_ready(processes)
+        # From here on a service that dies is restarted, during the demo too.
+        supervisor = Supervisor(processes)
+        supervisor.start()
         print("\nservices (OpenAPI docs at <url>/docs):")
         for p in processes:
             print(f"  {p.name:<14} {p.url}   log: {p.log_path}")
@@ -68,18 +105,17 @@ def main() -> int:
                 asyncio.run(_demo(provider_hooks, employer_hooks))
             print(
                 "\nthe platform is running; dev tokens are in deploy/local/dev-tokens.json. "
-                "Ctrl-C stops everything."
+                "A service that exits is restarted; Ctrl-C stops everything."
             )
-            while all(p.process.poll() is None for p in processes):
-                time.sleep(1)
-            crashed = [p.name for p in processes if p.process.poll() is not None]
-            print(f"stopped: {', '.join(crashed)} exited; see {LOG_DIR}")
-            return 1
+            _wait_for_ctrl_c()
     except KeyboardInterrupt:
         print("\nstopping…")
         return 0
     finally:
-        stop_services(processes)
+        if supervisor is not None:
+            supervisor.stop()  # stops restarting first, so nothing comes back mid-shutdown
+        else:
+            stop_services(processes)
         if not infra_was_up:
             subprocess.run([*INFRA, "down"], check=False)
 
