@@ -5,10 +5,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field
-
 from schemas.base import EventData
-from schemas.types import AgeBand, Benefit, ClaimantRef, PostcodeDistrict, PriorityGroup, ShortText
+from schemas.types import (
+    AgeBand,
+    Benefit,
+    ClaimantRef,
+    PostcodeDistrict,
+    PriorityGroups,
+    ShortText,
+)
 
 
 class ClaimantRegistered(EventData):
@@ -24,7 +29,7 @@ class ClaimantRegistered(EventData):
     ward: ShortText
     postcode_district: PostcodeDistrict
     age_band: AgeBand
-    priority_groups: list[PriorityGroup] = Field(max_length=10)
+    priority_groups: PriorityGroups
 
 
 class ClaimantBenefitChanged(EventData):

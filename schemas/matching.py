@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import EventData
-from schemas.types import EntityId
+from schemas.types import Code, EntityId, LongText, ShortText
 
 Factor = Literal[
     "skills",
@@ -29,7 +29,7 @@ class Reason(BaseModel):
     factor: Factor
     weight: float = Field(ge=0, le=1)
     value: float = Field(ge=0, le=1)
-    explanation: str
+    explanation: LongText
 
 
 class MatchProposed(EventData):
@@ -41,8 +41,8 @@ class MatchProposed(EventData):
     employer_id: EntityId
     brokerage_id: EntityId
     score: float = Field(ge=0, le=1)
-    reasons: list[Reason]
-    rules_version: str
+    reasons: list[Reason] = Field(max_length=len(get_args(Factor)), description="One per factor.")
+    rules_version: Code
 
 
 class MatchWithdrawn(EventData):
@@ -52,4 +52,4 @@ class MatchWithdrawn(EventData):
     vacancy_id: EntityId
     client_id: EntityId
     brokerage_id: EntityId
-    reason: str
+    reason: ShortText

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.base import EventData
-from schemas.types import EntityId
+from schemas.types import EntityId, EventId, LongText, ShortText
+
+MAX_ATTEMPTS = 1000
 
 
 class NotificationDelivered(EventData):
@@ -16,9 +18,9 @@ class NotificationDelivered(EventData):
     notification_id: EntityId
     org_id: EntityId
     subscription_id: EntityId
-    kind: str
-    source_event_id: str
-    attempts: int = Field(ge=1)
+    kind: ShortText
+    source_event_id: EventId
+    attempts: int = Field(ge=1, le=MAX_ATTEMPTS)
 
 
 class NotificationFailed(EventData):
@@ -29,7 +31,7 @@ class NotificationFailed(EventData):
     notification_id: EntityId
     org_id: EntityId
     subscription_id: EntityId
-    kind: str
-    source_event_id: str
-    attempts: int = Field(ge=1)
-    error: str
+    kind: ShortText
+    source_event_id: EventId
+    attempts: int = Field(ge=1, le=MAX_ATTEMPTS)
+    error: LongText

@@ -16,14 +16,16 @@ from schemas.types import (
     AgeBand,
     Benefit,
     ClaimantRef,
-    ConsentScope,
+    ConsentScopes,
     EntityId,
     Location,
     PostcodeDistrict,
-    PriorityGroup,
+    PriorityGroups,
     QualificationLevel,
     ReferralStatus,
+    Sectors,
     ShortText,
+    Skills,
     SkillsForLifeLevel,
 )
 
@@ -48,8 +50,8 @@ class ConsentRecorded(EventData):
     event_type = "referrals.client.consent-recorded"
 
     client_id: EntityId
-    scopes: list[ConsentScope] = Field(min_length=1)
-    current_scopes: list[ConsentScope] = Field(
+    scopes: ConsentScopes = Field(min_length=1)
+    current_scopes: ConsentScopes = Field(
         description="Every scope in force after this change, so a projection needs no history."
     )
 
@@ -60,8 +62,8 @@ class ConsentWithdrawn(EventData):
     event_type = "referrals.client.consent-withdrawn"
 
     client_id: EntityId
-    scopes: list[ConsentScope] = Field(min_length=1)
-    current_scopes: list[ConsentScope]
+    scopes: ConsentScopes = Field(min_length=1)
+    current_scopes: ConsentScopes
 
 
 class ClientAssessed(EventData):
@@ -74,7 +76,9 @@ class ClientAssessed(EventData):
     qualification_level: QualificationLevel
     literacy: SkillsForLifeLevel
     numeracy: SkillsForLifeLevel
-    blocking_barriers: int = Field(ge=0, description="How many barriers block work right now.")
+    blocking_barriers: int = Field(
+        ge=0, le=20, description="How many barriers block work right now."
+    )
 
 
 class ClientJobReady(EventData):
@@ -83,17 +87,17 @@ class ClientJobReady(EventData):
     event_type = "referrals.client.job-ready"
 
     client_id: EntityId
-    skills: list[str]
+    skills: Skills
     qualification_level: QualificationLevel
     literacy: SkillsForLifeLevel
     numeracy: SkillsForLifeLevel
-    preferred_sectors: list[str]
+    preferred_sectors: Sectors
     location: Location
     max_travel_km: float = Field(gt=0, le=200)
     available_hours_per_week: float = Field(gt=0, le=48)
-    priority_groups: list[PriorityGroup]
+    priority_groups: PriorityGroups
     ward: ShortText
-    consent_scopes: list[ConsentScope]
+    consent_scopes: ConsentScopes
 
 
 class _ReferralEvent(EventData):

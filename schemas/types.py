@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -41,17 +41,46 @@ def _not_a_nino(value: str) -> str:
     return value
 
 
+# --- Bounded strings and lists ---------------------------------------------------------------
+# Every string and list that can reach an event is bounded, so oversize input is refused where
+# it enters (422 naming the field, or the dead-letter topic for a Kafka input) instead of
+# producing an event Kafka refuses, which would halt the producing service's outbox relay.
+# `tests/unit/test_bounds.py` builds the largest event these bounds allow and keeps it well
+# under Kafka's 1 MB record limit; widen a bound only with that test in view.
+
 ClaimantRef = Annotated[
     str, StringConstraints(min_length=1, max_length=64), AfterValidator(_not_a_nino)
 ]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""An identifier of ours or of a partner (client, vacancy, organisation, ...)."""
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A machine-readable code or version label, e.g. a rules version."""
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+"""A CloudEvent `id`: the envelope allows up to 128 characters."""
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+"""A name, a label, a skill, a sector, a ward, a short reason."""
+LongText = Annotated[str, StringConstraints(max_length=2000)]
+"""Free text: a note, an explanation, an error message."""
 PostcodeDistrict = Annotated[
     str,
     StringConstraints(
         strip_whitespace=True, to_upper=True, pattern=r"^[A-Za-z]{1,2}[0-9][0-9A-Za-z]?$"
     ),
 ]
+"""At most four characters: the pattern bounds it."""
+
+MAX_SKILLS = 50
+MAX_SECTORS = 20
+MAX_WARDS = 100
+
+Skills = Annotated[list[ShortText], Field(max_length=MAX_SKILLS)]
+"""Free-text skills, compared case-insensitively (an assessment's, or a person spec's)."""
+Sectors = Annotated[list[ShortText], Field(max_length=MAX_SECTORS)]
+Wards = Annotated[list[ShortText], Field(max_length=MAX_WARDS)]
+PriorityGroups = Annotated[list[PriorityGroup], Field(max_length=len(get_args(PriorityGroup)))]
+"""At most one entry per group."""
+ConsentScopes = Annotated[list[ConsentScope], Field(max_length=len(get_args(ConsentScope)))]
+"""At most one entry per scope."""
 
 
 class Location(BaseModel):

@@ -8,7 +8,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import EventData
-from schemas.types import EntityId, Location, PriorityGroup, QualificationLevel, ShortText
+from schemas.types import (
+    EntityId,
+    Location,
+    PriorityGroups,
+    QualificationLevel,
+    ShortText,
+    Skills,
+    Wards,
+)
+
+MAX_POSITIONS = 1000
 
 
 class Guarantees(BaseModel):
@@ -33,7 +43,7 @@ class VacancyPosted(_VacancyEvent):
     status: Literal["posted"] = "posted"
     title: ShortText
     sector: ShortText
-    positions: int = Field(ge=1)
+    positions: int = Field(ge=1, le=MAX_POSITIONS)
     hours_per_week: float = Field(gt=0, le=48)
     location: Location
     closing_date: date
@@ -50,15 +60,15 @@ class VacancyScoped(_VacancyEvent):
     status: Literal["open"] = "open"
     title: ShortText
     sector: ShortText
-    positions: int = Field(ge=1)
+    positions: int = Field(ge=1, le=MAX_POSITIONS)
     hours_per_week: float = Field(gt=0, le=48)
     location: Location
     closing_date: date
-    required_skills: list[str]
-    desirable_skills: list[str]
+    required_skills: Skills
+    desirable_skills: Skills
     min_qualification_level: QualificationLevel
-    target_priority_groups: list[PriorityGroup]
-    target_wards: list[str]
+    target_priority_groups: PriorityGroups
+    target_wards: Wards
     guarantees: Guarantees
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from runtime.auth import allow
 from runtime.errors import Invalid
@@ -13,6 +13,8 @@ from schemas.visibility import employer_view_of_match
 from services.matching.domain import Match, may_see_match
 from services.matching.rules import RULES_VERSION, WEIGHTS
 from services.matching.store import MatchingStore
+
+IdQuery = Annotated[str | None, Query(max_length=64)]
 
 Readers = Annotated[
     Principal, Depends(allow("operations", "jcp", "provider", "employer_brokerage"))
@@ -24,7 +26,7 @@ def build_router(store: MatchingStore) -> APIRouter:
 
     @router.get("/matches")
     async def list_matches(
-        principal: Readers, vacancy_id: str | None = None, client_id: str | None = None
+        principal: Readers, vacancy_id: IdQuery = None, client_id: IdQuery = None
     ) -> list[dict[str, Any]]:
         """Proposed and withdrawn matches with their reasons, best first.
 

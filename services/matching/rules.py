@@ -14,10 +14,21 @@ from dataclasses import dataclass
 from pydantic import BaseModel, Field
 
 from schemas.matching import Reason
-from schemas.types import Location
+from schemas.types import (
+    EntityId,
+    Location,
+    PriorityGroups,
+    QualificationLevel,
+    Sectors,
+    ShortText,
+    Skills,
+    Wards,
+)
 
 RULES_VERSION = "simple-2026.11.1"
 MIN_SCORE = 0.5
+LISTED_SKILLS_MAX_CHARS = 300
+"""How much of an explanation may name matched skills; the rest are counted, not named."""
 
 WEIGHTS = {
     "skills": 0.35,
@@ -32,33 +43,33 @@ WEIGHTS = {
 class ClientProfile(BaseModel):
     """What matching knows of a job-ready client (from `referrals.client.job-ready`)."""
 
-    client_id: str
-    skills: list[str]
-    qualification_level: int
-    preferred_sectors: list[str]
+    client_id: EntityId
+    skills: Skills
+    qualification_level: QualificationLevel
+    preferred_sectors: Sectors
     location: Location
-    max_travel_km: float
-    available_hours_per_week: float
-    priority_groups: list[str]
-    ward: str
+    max_travel_km: float = Field(gt=0, le=200)
+    available_hours_per_week: float = Field(gt=0, le=48)
+    priority_groups: PriorityGroups
+    ward: ShortText
     job_ready: bool = True
 
 
 class VacancySpec(BaseModel):
     """What matching knows of an open vacancy (from `vacancies.vacancy.scoped`)."""
 
-    vacancy_id: str
-    employer_id: str
-    brokerage_id: str
-    title: str
-    sector: str
-    hours_per_week: float
+    vacancy_id: EntityId
+    employer_id: EntityId
+    brokerage_id: EntityId
+    title: ShortText
+    sector: ShortText
+    hours_per_week: float = Field(gt=0, le=48)
     location: Location
-    required_skills: list[str]
-    desirable_skills: list[str]
-    min_qualification_level: int
-    target_priority_groups: list[str] = Field(default_factory=list)
-    target_wards: list[str] = Field(default_factory=list)
+    required_skills: Skills
+    desirable_skills: Skills
+    min_qualification_level: QualificationLevel
+    target_priority_groups: PriorityGroups = Field(default_factory=list)
+    target_wards: Wards = Field(default_factory=list)
     open: bool = True
 
 
@@ -88,10 +99,30 @@ def distance_km(a: Location, b: Location) -> float:
     return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
+def _listing(names: list[str], budget: int = LISTED_SKILLS_MAX_CHARS) -> str:
+    """Names, comma separated, as many as fit in `budget` characters; the rest counted.
+
+    Keeps an explanation short whatever the skills: a reason is read by people, and it
+    travels in `matching.match.proposed`, whose size is bounded.
+    """
+    shown: list[str] = []
+    used = 0
+    for name in names:
+        cost = len(name) + (2 if shown else 0)
+        if used + cost > budget:
+            break
+        shown.append(name)
+        used += cost
+    rest = len(names) - len(shown)
+    if not shown:
+        return f"{rest} too long to name"
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
+
+
 def _count_phrase(matched: list[str], wanted: list[str], kind: str) -> str:
     if not wanted:
         return f"no {kind} skills asked for"
-    listed = f" ({', '.join(matched)})" if matched else ""
+    listed = f" ({_listing(matched)})" if matched else ""
     return f"has {len(matched)} of {len(wanted)} {kind} skills{listed}"
 
 

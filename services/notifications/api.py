@@ -6,13 +6,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AnyHttpUrl, BaseModel, Field, field_validator
+from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints, field_validator
 
 from runtime.auth import allow
 from runtime.errors import NotFound
 from runtime.ids import new_id
 from runtime.principal import Principal
-from services.notifications.domain import Subscription
+from schemas.types import ShortText
+from services.notifications.domain import (
+    MAX_EVENT_TYPES,
+    MAX_SECRET_LENGTH,
+    MAX_URL_LENGTH,
+    Subscription,
+)
 from services.notifications.rules import NOTIFIABLE_TYPES
 from services.notifications.store import NotificationsStore
 
@@ -20,13 +26,21 @@ Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "j
 
 
 class NewSubscription(BaseModel):
-    url: AnyHttpUrl
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH)]
     secret: str = Field(
         min_length=16,
-        max_length=256,
+        max_length=MAX_SECRET_LENGTH,
         description="Shared secret for X-Signature-256; at least 16 characters.",
     )
-    event_types: list[str] = Field(min_length=1)
+    event_types: list[ShortText] = Field(min_length=1, max_length=MAX_EVENT_TYPES)
+
+    @field_validator("url")
+    @classmethod
+    def short_once_normalised(cls, value: AnyHttpUrl) -> AnyHttpUrl:
+        # Normalising percent-encodes non-ASCII characters, which can lengthen a URL sixfold.
+        if len(str(value)) > MAX_URL_LENGTH:
+            raise ValueError(f"URL should have at most {MAX_URL_LENGTH} characters when encoded")
+        return value
 
     @field_validator("event_types")
     @classmethod

@@ -16,16 +16,21 @@ from runtime.ids import derived_id
 from schemas import notifications as ev
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
+from schemas.types import EntityId, EventId, LongText, ShortText
 from services.notifications.rules import Recipient, backoff_seconds, reduce_for
+
+MAX_URL_LENGTH = 2048
+MAX_SECRET_LENGTH = 256
+MAX_EVENT_TYPES = 64
 
 
 class Notification(BaseModel):
-    notification_id: str
-    org_id: str
-    audience: str
-    kind: str
+    notification_id: EntityId
+    org_id: EntityId
+    audience: ShortText
+    kind: ShortText
     created_at: datetime
-    source_event_id: str
+    source_event_id: EventId
     body: str = Field(description="The webhook body, exactly as sent (JSON text).")
 
     @classmethod
@@ -56,16 +61,16 @@ class Notification(BaseModel):
 class Delivery(BaseModel):
     """One notification to one subscription's URL, retried with backoff until it lands."""
 
-    delivery_id: str
-    notification_id: str
-    subscription_id: str
-    org_id: str
-    kind: str
-    source_event_id: str
+    delivery_id: EntityId
+    notification_id: EntityId
+    subscription_id: EntityId
+    org_id: EntityId
+    kind: ShortText
+    source_event_id: EventId
     status: Literal["pending", "delivered", "failed"] = "pending"
-    attempts: int = 0
+    attempts: int = Field(default=0, ge=0, le=ev.MAX_ATTEMPTS)
     next_attempt_at: float = Field(description="Unix time; a number so the database sorts it.")
-    last_error: str | None = None
+    last_error: LongText | None = None
     delivered_at: datetime | None = None
 
     @classmethod
@@ -116,9 +121,9 @@ class Delivery(BaseModel):
 
 
 class Subscription(BaseModel):
-    subscription_id: str
-    org_id: str
-    url: str
-    secret: str
-    event_types: list[str]
+    subscription_id: EntityId
+    org_id: EntityId
+    url: str = Field(max_length=MAX_URL_LENGTH)
+    secret: str = Field(max_length=MAX_SECRET_LENGTH)
+    event_types: list[ShortText] = Field(max_length=MAX_EVENT_TYPES)
     created_at: datetime

@@ -16,9 +16,10 @@ from runtime.ids import new_id
 from runtime.principal import Principal
 from schemas.base import EventData
 from schemas.types import EntityId, Location, ShortText, VacancyStatus
+from schemas.vacancies import MAX_POSITIONS
 from schemas.visibility import employer_view_of_match
 from services.vacancies import domain
-from services.vacancies.domain import PersonSpecification, Vacancy
+from services.vacancies.domain import MAX_DESCRIPTION, PersonSpecification, Vacancy
 from services.vacancies.store import VacanciesStore
 
 SOURCE = "/services/vacancies"
@@ -33,11 +34,11 @@ class NewVacancy(BaseModel):
     employer_id: EntityId
     title: ShortText
     sector: ShortText
-    positions: int = Field(ge=1, le=1000)
+    positions: int = Field(ge=1, le=MAX_POSITIONS)
     hours_per_week: float = Field(gt=0, le=48)
     location: Location
     closing_date: date
-    description: str | None = Field(default=None, max_length=5000)
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
 
 
 class VacancyCreated(BaseModel):

@@ -18,12 +18,16 @@ from schemas.base import EventData
 from schemas.types import (
     EntityId,
     Location,
-    PriorityGroup,
+    PriorityGroups,
     QualificationLevel,
     ShortText,
+    Skills,
     VacancyStatus,
+    Wards,
 )
-from schemas.vacancies import Guarantees
+from schemas.vacancies import MAX_POSITIONS, Guarantees
+
+MAX_DESCRIPTION = 5000
 
 SUSTAINMENT_WEEKS: tuple[Literal[13], Literal[26]] = (13, 26)
 
@@ -33,11 +37,11 @@ class PersonSpecification(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    required_skills: list[ShortText] = Field(default_factory=list, max_length=30)
-    desirable_skills: list[ShortText] = Field(default_factory=list, max_length=30)
+    required_skills: Skills = Field(default_factory=list)
+    desirable_skills: Skills = Field(default_factory=list)
     min_qualification_level: QualificationLevel = 0
-    target_priority_groups: list[PriorityGroup] = Field(default_factory=list)
-    target_wards: list[ShortText] = Field(default_factory=list, max_length=100)
+    target_priority_groups: PriorityGroups = Field(default_factory=list)
+    target_wards: Wards = Field(default_factory=list)
     guarantees: Guarantees = Field(default_factory=Guarantees)
 
 
@@ -45,10 +49,10 @@ class Placement(BaseModel):
     placement_id: EntityId
     client_id: EntityId
     start_date: date
-    hours_per_week: float
-    sustained_weeks: list[int] = Field(default_factory=list)
+    hours_per_week: float = Field(gt=0, le=48)
+    sustained_weeks: list[int] = Field(default_factory=list, max_length=len(SUSTAINMENT_WEEKS))
     ended: date | None = None
-    end_reason: str | None = None
+    end_reason: ShortText | None = None
     next_check: date | None = Field(
         default=None, description="When the next sustainment check falls due; None when done."
     )
@@ -75,15 +79,15 @@ class Vacancy(BaseModel):
     brokerage_id: EntityId
     title: ShortText
     sector: ShortText
-    positions: int = Field(ge=1)
+    positions: int = Field(ge=1, le=MAX_POSITIONS)
     hours_per_week: float = Field(gt=0, le=48)
     location: Location
     closing_date: date
-    description: str | None = None
+    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION)
     status: VacancyStatus = "posted"
     spec: PersonSpecification | None = None
     placements: list[Placement] = Field(default_factory=list)
-    closed_reason: str | None = None
+    closed_reason: ShortText | None = None
     posted_at: datetime
     next_check: date | None = Field(default=None, description="Earliest placement check due.")
 
