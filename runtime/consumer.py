@@ -1,90 +1,239 @@
-"""Consume CloudEvents at least once, exactly one effect each, and never stall on a bad record.
+"""Consume CloudEvents at least once, exactly one effect each, a batch at a time, and never stall.
 
-The rules, in the order they apply to each record (cf. NAV's rapids-and-rivers):
-1. Not JSON, or not a CloudEvent: the record is *poison*; it goes to `<topic>.dlq`.
+Records are fetched per partition in batches bounded by count, bytes and wait time, and each
+partition's batch is handled in order (so order per key holds). The rules, in the order they
+apply to each record (cf. NAV's rapids-and-rivers):
+1. Not JSON, or not a CloudEvent, whatever the bytes: the record is *poison*; it goes to
+   `<topic>.dlq` (`runtime.decoding` never raises).
 2. A type this service has no handler for: not for us; skip it quietly (tolerant reader).
 3. `data` fails the event's model: poison, to the DLQ.
-4. An event id already in the inbox: a redelivery; skip it.
-5. The handler raises `Rejected`: the event can never apply (e.g. it names an unknown entity);
-   to the DLQ.
-6. The database or broker is unreachable: wait with backoff and let the record be read again,
-   indefinitely. Dead-lettering here would discard good records during an outage.
-7. Any other error is a bug: retry a few times with backoff, then dead-letter, so one bad record
-   cannot stop its partition forever.
-The offset is committed only after the effect (or the dead letter) is stored: the subscriber
-uses FastStream's `NACK_ON_ERROR`, which commits on return and seeks back on an exception.
-FastStream's Kafka default (`ACK_FIRST`) commits before handling, which loses records.
+4. Then the batch's valid events go to the service's dispatcher, which checks for redeliveries
+   once for the batch, reads what the batch touches in bulk, applies the rules per event in
+   order and writes in bulk (`runtime.handlers`).
+5. The handler rejects an event (`Rejected`): it can never apply; to the DLQ.
+6. The database or broker is unreachable, or another replica wrote an aggregate first: wait
+   with backoff and handle the batch again, indefinitely (the partition is sought back and
+   fetched anew, so the consumer stays in its group). Dead-lettering here would discard good
+   records during an outage.
+7. Any other error is a bug: the batch is split in halves and each handled again, down to the
+   one record that fails, which is retried a few times with backoff and then dead-lettered, so
+   one bad record cannot stop its partition. Effects are idempotent, so handling the healthy
+   part of a batch twice changes nothing.
+The offsets are committed only after every effect of the batch (and every dead letter) is
+stored. A rebalance waits for the batch in hand to finish and commit; if it cannot, the next
+owner handles it again, with no second effect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+)
+from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
-from runtime.inbox import Inbox
-from schemas.base import EventData
-from schemas.envelope import CloudEvent
+from runtime.backoff import Backoff
+from runtime.decoding import Poison, decode_envelope, describe_validation_error
+from runtime.documents import StaleAggregate
+from runtime.handlers import Dispatcher, Item
+from runtime.kafka import EventProducer, OutRecord
+from runtime.log_once import RepeatedErrors
 from schemas.topics import Topic
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[CloudEvent, Any], Awaitable[None]]
-
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+RETRY_WITHOUT_LIMIT: tuple[type[BaseException], ...] = (
     ConnectionFailure,
     KafkaConnectionError,
     KafkaTimeoutError,
     ConnectionError,
     TimeoutError,
+    StaleAggregate,
 )
 
 
-class Rejected(Exception):
-    """Raised by a handler for an event that is valid but can never be applied."""
+@dataclass(frozen=True)
+class BatchLimits:
+    max_records: int = 500
+    max_bytes: int = 8 * 1024 * 1024
+    max_wait_ms: int = 100
 
 
-class PoisonRecord(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
+class DeadLetters:
+    """Moves original records to `<topic>.dlq`: bytes, key and headers as they came, plus why."""
+
+    def __init__(self, producer: EventProducer, group_id: str) -> None:
+        self._producer = producer
+        self._group_id = group_id
+
+    async def send(self, letters: Sequence[tuple[ConsumerRecord, str, str]]) -> None:
+        if not letters:
+            return
+        now = datetime.now(UTC).isoformat()
+        records = []
+        for record, reason, detail in letters:
+            # Headers pass through untouched (null and binary values included).
+            headers = list(record.headers or ())
+            headers += [
+                (k, v.encode())
+                for k, v in (
+                    ("x-dlq-reason", reason),
+                    ("x-dlq-error", detail[:1000]),
+                    ("x-dlq-source-topic", record.topic),
+                    ("x-dlq-source-partition", str(record.partition)),
+                    ("x-dlq-source-offset", str(record.offset)),
+                    ("x-dlq-consumer-group", self._group_id),
+                    ("x-dlq-failed-at", now),
+                )
+            ]
+            records.append(
+                OutRecord(f"{record.topic}.dlq", record.value or b"", record.key, headers)
+            )
+            log.warning(
+                "event.dead_lettered",
+                reason=reason,
+                error=detail[:300],
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+            )
+        errors = [e for e in await self._producer.send_many(records) if e is not None]
+        if errors:
+            raise errors[0]
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """Field paths and messages only: the input values may be personal data."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}"
-        for e in error.errors(include_input=False, include_url=False)
-    )
+class BatchProcessor:
+    """Handles one partition's batch of records: rules 1 to 7 above, Kafka-free and testable."""
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        dead_letters: DeadLetters,
+        *,
+        max_attempts: int = 5,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._dispatcher = dispatcher
+        self._dead_letters = dead_letters
+        self._max_attempts = max_attempts
+        self._backoff = backoff or Backoff()
+        self._errors = RepeatedErrors()
+
+    async def process(self, records: Sequence[ConsumerRecord]) -> None:
+        """Every record handled or dead-lettered, or an exception to retry the batch after."""
+        items: list[tuple[ConsumerRecord, Item]] = []
+        poison: list[tuple[ConsumerRecord, str, str]] = []
+        for record in records:
+            decoded = decode_envelope(record.value)
+            if isinstance(decoded, Poison):
+                poison.append((record, decoded.reason, decoded.detail))
+                continue
+            model = self._dispatcher.models.get(decoded.type)
+            if model is None:
+                continue
+            try:
+                data = model.model_validate(decoded.data)
+            except ValidationError as exc:
+                poison.append((record, "invalid-data", describe_validation_error(exc)))
+                continue
+            except RecursionError:
+                poison.append((record, "invalid-data", "data: nested too deeply"))
+                continue
+            items.append((record, Item(decoded, data)))
+        await self._dead_letters.send(poison)
+        await self._handle(items)
+
+    async def _handle(self, items: Sequence[tuple[ConsumerRecord, Item]]) -> None:
+        if not items:
+            return
+        try:
+            rejected = await self._dispatcher.handle([item for _, item in items])
+        except RETRY_WITHOUT_LIMIT:
+            raise
+        except Exception as exc:
+            if len(items) > 1:
+                middle = len(items) // 2
+                self._errors.report(
+                    f"split:{type(exc).__name__}",
+                    "batch.split",
+                    why="a handler failed; handling halves to find the record",
+                    error=type(exc).__name__,
+                    records=len(items),
+                )
+                await self._handle(items[:middle])
+                await self._handle(items[middle:])
+                return
+            await self._retry_one(items[0], exc)
+            return
+        records = {id(item): record for record, item in items}
+        await self._dead_letters.send(
+            [(records[id(item)], "rejected", reason) for item, reason in rejected]
+        )
+
+    async def _retry_one(self, pair: tuple[ConsumerRecord, Item], first: Exception) -> None:
+        """One record whose handler fails: a few tries with backoff, then the DLQ."""
+        record, item = pair
+        error: Exception = first
+        for attempt in range(1, self._max_attempts):
+            delay = self._backoff.delay(attempt)
+            self._errors.report(
+                f"retry:{type(error).__name__}",
+                "event.retry",
+                why="handler failed",
+                error=type(error).__name__,
+                attempt=attempt,
+                retry_in_s=round(delay, 2),
+                event_id=item.event.id,
+                event_type=item.event.type,
+            )
+            await asyncio.sleep(delay)
+            try:
+                rejected = await self._dispatcher.handle([item])
+            except RETRY_WITHOUT_LIMIT:
+                raise
+            except Exception as exc:
+                error = exc
+                continue
+            await self._dead_letters.send([(record, "rejected", r) for _, r in rejected])
+            return
+        log.error(
+            "event.gave_up",
+            attempts=self._max_attempts,
+            error=type(error).__name__,
+            event_id=item.event.id,
+            event_type=item.event.type,
+        )
+        await self._dead_letters.send([(record, "handler-error", type(error).__name__)])
 
 
-def decode_envelope(value: bytes | None) -> CloudEvent:
-    try:
-        raw = json.loads(value or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonRecord("not-json", type(exc).__name__) from None
-    try:
-        return CloudEvent.model_validate(raw)
-    except ValidationError as exc:
-        raise PoisonRecord("not-a-cloudevent", describe_validation_error(exc)) from None
+class _WaitForBatch(ConsumerRebalanceListener):
+    """On a rebalance, let the batch in hand finish and commit before giving partitions up."""
 
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
 
-async def _raw_body(message: StreamMessage[Any]) -> bytes:
-    # Decoding is ours: FastStream's JSON decoder would fail on poison before we could route it.
-    return message.body
+    async def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._consumer.idle.wait(), timeout=20)
+
+    async def on_partitions_assigned(self, assigned: Iterable[TopicPartition]) -> None:
+        log.info(
+            "consumer.assigned", partitions=sorted(f"{p.topic}/{p.partition}" for p in assigned)
+        )
 
 
 class EventConsumer:
@@ -93,116 +242,118 @@ class EventConsumer:
     def __init__(
         self,
         *,
-        broker: KafkaBroker,
+        bootstrap_servers: str,
         group_id: str,
         topics: Iterable[Topic],
-        handlers: Mapping[type[EventData], Handler],
-        inbox: Inbox,
-        max_attempts: int = 5,
-        backoff_seconds: float = 0.5,
-        max_backoff_seconds: float = 30.0,
+        processor: BatchProcessor,
+        limits: BatchLimits | None = None,
+        backoff: Backoff | None = None,
+        before_batch: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        self._broker = broker
-        self._group_id = group_id
-        self._topics = tuple(topics)
-        self._handlers = {model.event_type: (model, h) for model, h in handlers.items()}
-        self._inbox = inbox
-        self._max_attempts = max_attempts
-        self._backoff = backoff_seconds
-        self._max_backoff = max_backoff_seconds
-        self._failures: dict[tuple[str, int, int], int] = {}
-        self.subscriber = broker.subscriber(
-            *(t.name for t in self._topics),
-            group_id=group_id,
+        self.group_id = group_id
+        self.topics = tuple(topics)
+        self._processor = processor
+        self._limits = limits or BatchLimits()
+        self._backoff = backoff or Backoff()
+        self._before_batch = before_batch
+        self._errors = RepeatedErrors()
+        self._bootstrap_servers = bootstrap_servers
+        self._consumer: AIOKafkaConsumer | None = None
+        self.idle = asyncio.Event()
+        self.idle.set()
+        self._task: asyncio.Task[None] | None = None
+        self.running = False
+
+    async def start(self) -> None:
+        # Created here: aiokafka binds its objects to the running event loop.
+        self._consumer = consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.group_id,
+            enable_auto_commit=False,
             auto_offset_reset="earliest",
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            decoder=_raw_body,
-            title=f"{group_id}-consumer",
-            description=f"The {group_id} service's consumer group.",
+            max_partition_fetch_bytes=self._limits.max_bytes,
+            fetch_max_bytes=self._limits.max_bytes,
+            fetch_max_wait_ms=self._limits.max_wait_ms,
+            isolation_level="read_committed",
         )
-        self.subscriber(self.on_record)
+        await consumer.start()
+        consumer.subscribe([t.name for t in self.topics], listener=_WaitForBatch(self))
+        self._task = asyncio.create_task(self._run(), name=f"{self.group_id}-consumer")
 
-    async def on_record(self, message: KafkaMessage) -> None:
-        record: ConsumerRecord = message.raw_message  # type: ignore[assignment]
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(
-            service=self._group_id,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-        )
-        try:
-            await self._handle(record)
-        finally:
-            structlog.contextvars.unbind_contextvars(
-                "topic", "partition", "offset", "event_id", "event_type", "correlation_id"
-            )
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
 
-    async def _handle(self, record: ConsumerRecord) -> None:
-        try:
-            event = decode_envelope(record.value)
-        except PoisonRecord as poison:
-            await self._dead_letter(record, poison.reason, poison.detail)
-            return
-        structlog.contextvars.bind_contextvars(
-            event_id=event.id, event_type=event.type, correlation_id=event.correlationid
-        )
-        if event.type not in self._handlers:
-            log.debug("event.skipped", why="no handler for this type")
-            return
-        model, handler = self._handlers[event.type]
-        try:
-            data = model.model_validate(event.data)
-        except ValidationError as exc:
-            await self._dead_letter(record, "invalid-data", describe_validation_error(exc))
-            return
-        if await self._inbox.seen(event.id):
-            log.info("event.duplicate", why="already handled; no second effect")
-            return
-
-        position = (record.topic, record.partition, record.offset)
-        try:
-            await handler(event, data)
-        except Rejected as exc:
-            await self._dead_letter(record, "rejected", str(exc))
-            return
-        except Exception as exc:
-            transient = isinstance(exc, TRANSIENT_ERRORS)
-            attempt = self._failures[position] = self._failures.get(position, 0) + 1
-            if not transient and attempt >= self._max_attempts:
-                log.exception("event.gave_up", attempts=attempt)
-                self._failures.pop(position, None)
-                await self._dead_letter(record, "handler-error", f"{type(exc).__name__}: {exc}")
-                return
-            delay = min(self._backoff * 2 ** (attempt - 1), self._max_backoff)
-            log.warning(
-                "event.retry",
-                why="infrastructure unavailable" if transient else "handler failed",
-                error=type(exc).__name__,
-                attempt=attempt,
-                retry_in_s=delay,
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        failures = 0
+        self.running = True
+        while True:
+            if self._before_batch is not None:
+                await self._before_batch()
+            try:
+                batches = await self._consumer.getmany(
+                    timeout_ms=1000, max_records=self._limits.max_records
+                )
+            except KafkaError as exc:
+                failures += 1
+                self._errors.report("fetch", "consumer.fetch_failed", error=type(exc).__name__)
+                await asyncio.sleep(self._backoff.delay(failures))
+                continue
+            if not batches:
+                continue
+            self.idle.clear()
+            try:
+                retry = await self._handle(batches)
+            finally:
+                self.idle.set()
+            if retry is None:
+                if failures:
+                    self._errors.resolved("handle", "consumer.recovered")
+                failures = 0
+                continue
+            failures += 1
+            delay = self._backoff.delay(failures)
+            self._errors.report(
+                "handle",
+                "consumer.retry",
+                why="infrastructure unavailable or a concurrent write",
+                error=retry,
+                retry_in_s=round(delay, 2),
             )
             await asyncio.sleep(delay)
-            raise  # FastStream seeks back: the record is read again, never skipped
-        self._failures.pop(position, None)
-        await self._inbox.record(event.id, event.type)
-        log.info("event.handled")
 
-    async def _dead_letter(self, record: ConsumerRecord, reason: str, detail: str) -> None:
-        """Move the original bytes, key and headers to `<topic>.dlq` with the error alongside."""
-        headers = {k: v.decode("utf-8", "replace") for k, v in (record.headers or ())}
-        headers.update(
-            {
-                "x-dlq-reason": reason,
-                "x-dlq-error": detail[:1000],
-                "x-dlq-source-topic": record.topic,
-                "x-dlq-source-partition": str(record.partition),
-                "x-dlq-source-offset": str(record.offset),
-                "x-dlq-consumer-group": self._group_id,
-                "x-dlq-failed-at": datetime.now(UTC).isoformat(),
-            }
+    async def _handle(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> str | None:
+        """Handle each partition's batch (partitions concurrently); commit those done. The
+        name of an error to back off after, if a batch must be fetched and handled again."""
+        parts = list(batches.items())
+        outcomes = await asyncio.gather(
+            *(self._processor.process(records) for _, records in parts), return_exceptions=True
         )
-        await self._broker.publish(
-            record.value or b"", topic=f"{record.topic}.dlq", key=record.key, headers=headers
-        )
-        log.warning("event.dead_lettered", reason=reason, error=detail[:300])
+        done: dict[TopicPartition, OffsetAndMetadata] = {}
+        retry: str | None = None
+        for (tp, records), outcome in zip(parts, outcomes, strict=True):
+            if outcome is None:
+                done[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+                continue
+            if isinstance(outcome, asyncio.CancelledError):
+                raise outcome
+            # Read the batch again from its first record: nothing of it is committed.
+            with contextlib.suppress(IllegalStateError):  # revoked meanwhile: not ours now
+                self._consumer.seek(tp, records[0].offset)
+            retry = type(outcome).__name__
+            if not isinstance(outcome, RETRY_WITHOUT_LIMIT):
+                log.error("consumer.batch_failed", error=retry, exc_info=outcome)
+        if done:
+            try:
+                await self._consumer.commit(done)
+            except (CommitFailedError, KafkaError) as exc:
+                # The partitions moved to another consumer: it will handle them again, and
+                # the effects stored here are recognised as applied.
+                self._errors.report("commit", "consumer.commit_failed", error=type(exc).__name__)
+        return retry

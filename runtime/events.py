@@ -61,19 +61,24 @@ Wrap = Callable[[Sequence[EventData]], list[CloudEvent]]
 
 
 def enveloper(
-    source: str, *, cause: CloudEvent | None = None, correlationid: str | None = None
+    source: str,
+    *,
+    cause: CloudEvent | None = None,
+    correlationid: str | None = None,
+    cause_id: str | None = None,
 ) -> Wrap:
-    """A `Wrap` for one unit of work: handling `cause`, or serving one HTTP request.
+    """A `Wrap` for one unit of work: handling `cause`, serving one HTTP request, or a timer.
 
     Events caused by another event carry its correlation id (or its id) and derive their ids
-    from it; events of a request carry the request's correlation id.
+    from it; events of a request carry the request's correlation id. Scheduled work names what
+    caused it in `cause_id` (e.g. the kind of check), so every replica that runs it derives the
+    same ids for the same events and a consumer sees any second copy as a redelivery.
     """
     if cause is not None:
         correlationid = cause.correlationid or cause.id
+        cause_id = cause.id
 
     def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
-        return to_cloudevents(
-            events, source=source, correlationid=correlationid, cause_id=cause.id if cause else None
-        )
+        return to_cloudevents(events, source=source, correlationid=correlationid, cause_id=cause_id)
 
     return wrap

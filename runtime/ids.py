@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 
 _NAMESPACE = uuid.UUID("6f1c2a7e-1b3d-4c5e-9f00-5b1e2d3c4a5b")
@@ -29,3 +31,14 @@ def derived_event_id(cause_id: str, event_type: str, subject: str, content: str)
     caused by the same event, e.g. one `match.proposed` per client when a vacancy opens.
     """
     return str(uuid.uuid5(_NAMESPACE, "\x1f".join((cause_id, event_type, subject, content))))
+
+
+def keyed_id(prefix: str, key: str, value: str) -> str:
+    """The same pseudonymous id for the same value, that only the key's holder can compute.
+
+    A client id is derived from the claimant reference this way: a replay or a rebuild of the
+    database from the topics gives every client the id it had, a lookup by claimant reference
+    is a lookup by `_id`, and without the key the id does not lead back to the reference.
+    """
+    digest = hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:16]
+    return f"{prefix}-{digest}"

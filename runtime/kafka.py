@@ -1,10 +1,27 @@
-"""The Kafka broker every service uses, and the one way events are put on a topic."""
+"""The one way events are put on a topic: an idempotent producer that sends many at a time.
+
+`acks="all"` waits for every in-sync replica; idempotence lets the producer retry a send without
+writing the record twice (the broker de-duplicates by producer id and sequence) and keeps the
+order of records per partition across retries. Records are handed to the producer one after the
+other, in the order given, and only then awaited together: the producer batches them (linger)
+while order per key is kept.
+"""
 
 from __future__ import annotations
 
-import logging
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from faststream.kafka import KafkaBroker
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 
 from schemas.envelope import CloudEvent
 from schemas.topics import topic_for
@@ -12,36 +29,97 @@ from schemas.topics import topic_for
 # Structured mode: the whole CloudEvent is the record value (CloudEvents Kafka binding 1.0).
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
 
+Headers = list[tuple[str, bytes | None]]
 
-def create_broker(bootstrap_servers: str, client_id: str) -> KafkaBroker:
-    """A broker whose producer cannot lose or duplicate a record it acknowledged.
-
-    `acks="all"` waits for every in-sync replica; idempotence lets the producer retry a send
-    without writing the record twice (the broker de-duplicates by producer id and sequence).
-    """
-    return KafkaBroker(
-        bootstrap_servers,
-        client_id=client_id,
-        acks="all",
-        enable_idempotence=True,
-        # FastStream's "Received"/"Processed" line per record goes to DEBUG: the consumer
-        # already logs each outcome with the event's ids.
-        logger=logging.getLogger(f"{client_id}.faststream"),
-        log_level=logging.DEBUG,
-    )
+# Errors after which the same record can never be written: retrying would stall everything
+# behind it, so the caller parks the record instead. Anything else is treated as passing.
+UNPUBLISHABLE: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordException,
+    InvalidTopicError,
+)
 
 
-class EventPublisher:
-    """Publishes CloudEvents to the topic the contract assigns to their type, keyed by subject."""
+@dataclass(frozen=True)
+class OutRecord:
+    topic: str
+    value: bytes
+    key: bytes | None
+    headers: Headers
 
-    def __init__(self, broker: KafkaBroker) -> None:
-        self._broker = broker
+    @classmethod
+    def of(cls, event: CloudEvent) -> OutRecord:
+        """A CloudEvent on the topic the contract assigns to its type, keyed by its subject."""
+        return cls(
+            topic=topic_for(event.type).name,
+            value=event.to_bytes(),
+            key=event.subject.encode(),
+            headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
+        )
+
+
+class EventProducer:
+    def __init__(self, bootstrap_servers: str, client_id: str, *, linger_ms: int = 5) -> None:
+        self._config = {
+            "bootstrap_servers": bootstrap_servers,
+            "client_id": client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": linger_ms,
+            "max_batch_size": 256 * 1024,
+        }
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _producer(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise RuntimeError("the producer is not started")
+        return self._started
+
+    async def start(self) -> None:
+        # Created here: aiokafka binds its objects to the running event loop.
+        self._started = AIOKafkaProducer(**self._config)
+        await self._started.start()
+
+    async def stop(self) -> None:
+        if self._started is not None:
+            await self._started.stop()
+
+    async def connected(self, timeout: float = 2.0) -> bool:
+        if self._started is None:
+            return False
+        try:
+            await asyncio.wait_for(self._producer.client.fetch_all_metadata(), timeout)
+        except (KafkaError, TimeoutError, OSError):
+            return False
+        return True
+
+    async def send_many(self, records: Sequence[OutRecord]) -> list[BaseException | None]:
+        """Send every record, in order, and wait for all acks; each record's error or None."""
+        pending: list[asyncio.Future[object] | BaseException] = []
+        for r in records:
+            try:
+                pending.append(
+                    await self._producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+                )
+            except KafkaError as exc:  # refused before sending, e.g. larger than allowed
+                pending.append(exc)
+        outcomes: list[BaseException | None] = []
+        for p in pending:
+            if isinstance(p, BaseException):
+                outcomes.append(p)
+                continue
+            try:
+                await p
+                outcomes.append(None)
+            except KafkaError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def publish(self, event: CloudEvent) -> None:
-        await self._broker.publish(
-            event.to_bytes(),
-            topic=topic_for(event.type).name,
-            key=event.subject.encode(),
-            headers={"content-type": CLOUDEVENTS_CONTENT_TYPE},
-            correlation_id=event.correlationid or event.id,
-        )
+        """One event, acknowledged by every in-sync replica, or an exception."""
+        (error,) = await self.send_many([OutRecord.of(event)])
+        if error is not None:
+            raise error

@@ -10,21 +10,21 @@ from typing import Any
 
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.auth import load_tokens
-from runtime.consumer import EventConsumer, Handler
+from runtime.auth import allow, load_tokens
+from runtime.consumer import BatchLimits, BatchProcessor, DeadLetters, EventConsumer
+from runtime.handlers import Dispatcher, Effect, Effects
 from runtime.http import create_http_app
-from runtime.inbox import Inbox
-from runtime.kafka import EventPublisher, create_broker
+from runtime.kafka import EventProducer
 from runtime.logging import configure_logging
 from runtime.mongo import connect, ping
 from runtime.outbox import OutboxRelay
+from runtime.persistence import Persistence
 from runtime.settings import ServiceSettings
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
@@ -40,69 +40,91 @@ class ServiceRuntime:
     """Everything a service's adapters need from the outside world, built in one place."""
 
     settings: ServiceSettings
-    broker: KafkaBroker
-    publisher: EventPublisher
+    producer: EventProducer
     client: AsyncMongoClient
-    db: AsyncDatabase
-    inbox: Inbox
+    persistence: Persistence
+    # Describes the service's topics for its AsyncAPI document; never connected. The consumer
+    # and producer are aiokafka's own: FastStream's batch subscriber mixes partitions in one
+    # batch and commits whatever was fetched, where we need per-partition batches, explicit
+    # offsets and a rebalance listener.
+    spec: KafkaBroker = field(default_factory=KafkaBroker)
     relay: OutboxRelay | None = None
+    consumer: EventConsumer | None = None
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: ServiceSettings) -> ServiceRuntime:
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
-        broker = create_broker(settings.kafka_bootstrap_servers, settings.service_name)
         client = connect(settings.mongodb_uri)
-        db = client[settings.database_name]
         return cls(
             settings=settings,
-            broker=broker,
-            publisher=EventPublisher(broker),
+            producer=EventProducer(settings.kafka_bootstrap_servers, settings.service_name),
             client=client,
-            db=db,
-            inbox=Inbox(db),
+            persistence=Persistence.of(client[settings.database_name]),
         )
 
     def with_outbox(self, collections: Iterable[AsyncCollection]) -> OutboxRelay:
+        s = self.settings
         self.relay = OutboxRelay(
-            self.publisher, collections, sweep_seconds=self.settings.outbox_sweep_seconds
+            self.producer,
+            self.persistence.db,
+            self.persistence.outbox,
+            collections,
+            self.persistence.profile,
+            sweep_seconds=s.outbox_sweep_seconds,
+            max_backlog_events=s.outbox_max_backlog_events,
         )
         return self.relay
 
-    def wake_relay(self, collection: AsyncCollection, document_id: Any) -> None:
-        if self.relay:
-            self.relay.wake(collection, document_id)
+    def effects(self, handlers: Mapping[type[EventData], Effect]) -> Effects:
+        """A dispatcher of effect handlers, with this service's inbox."""
+        return Effects(handlers, self.persistence.inbox)
 
-    async def readiness(self) -> dict[str, bool]:
-        checks = {
-            "database": await ping(self.db),
-            "kafka": await self.broker.ping(timeout=2.0),
-        }
-        if self.relay:
-            checks["outbox_relay"] = self.relay.healthy
-        return checks
-
-    def consume(
-        self, topics: Iterable[Topic], handlers: Mapping[type[EventData], Handler]
-    ) -> EventConsumer:
+    def consume(self, topics: Iterable[Topic], dispatcher: Dispatcher) -> EventConsumer:
         """Subscribe the service's consumer group (named after it) to these topics."""
-        return EventConsumer(
-            broker=self.broker,
-            group_id=self.settings.group_id,
-            topics=topics,
-            handlers=handlers,
-            inbox=self.inbox,
-            max_attempts=self.settings.handler_max_attempts,
+        s = self.settings
+        topics = tuple(topics)
+        processor = BatchProcessor(
+            dispatcher,
+            DeadLetters(self.producer, s.group_id),
+            max_attempts=s.handler_max_attempts,
         )
+        self.consumer = EventConsumer(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=s.group_id,
+            topics=topics,
+            processor=processor,
+            limits=BatchLimits(s.batch_max_records, s.batch_max_bytes, s.batch_max_wait_ms),
+            before_batch=self.relay.capacity if self.relay else None,
+        )
+        self.spec.subscriber(
+            *(t.name for t in topics),
+            group_id=s.group_id,
+            title=f"{s.group_id}-consumer",
+            description=f"The {s.group_id} service's consumer group: "
+            + ", ".join(sorted(dispatcher.models)),
+        )(_described_only)
+        return self.consumer
 
     def publishes(self, topic: Topic) -> None:
         """Declare the topic this service writes, for its AsyncAPI document."""
-        self.broker.publisher(
+        self.spec.publisher(
             topic.name,
             schema=CloudEvent,
             title=topic.name,
             description=f"{', '.join(topic.event_types)}; keyed by {topic.key}.",
         )
+
+    async def readiness(self) -> dict[str, bool]:
+        checks = {
+            "database": await ping(self.persistence.db),
+            "kafka": await self.producer.connected(),
+        }
+        if self.relay:
+            checks["outbox_relay"] = self.relay.healthy
+        if self.consumer:
+            checks["consumer"] = self.consumer.running
+        return checks
 
     def http_app(
         self, *, title: str, description: str, router: APIRouter, setup: Hook | None = None
@@ -116,22 +138,39 @@ class ServiceRuntime:
             asyncapi=lambda: self.asyncapi(title, description),
         )
         app.include_router(router)
+        if self.relay:
+            app.include_router(self._operations_router(self.relay))
         return app
+
+    @staticmethod
+    def _operations_router(relay: OutboxRelay) -> APIRouter:
+        router = APIRouter(tags=["operations"])
+
+        @router.get("/outbox/parked", dependencies=[Depends(allow("operations"))])
+        async def parked_events() -> list[dict[str, Any]]:
+            """Events this service could never publish (e.g. too large), with the error type."""
+            return await relay.parked()
+
+        return router
 
     def asyncapi(self, title: str, description: str) -> dict[str, object]:
         """The AsyncAPI 3.0 document of this service's topics (served at /asyncapi.json)."""
-        spec = AsyncAPI(self.broker, title=title, description=description, version="1")
+        spec = AsyncAPI(self.spec, title=title, description=description, version="1")
         return spec.to_specification().to_jsonable()
 
     def lifespan(self, *, setup: Hook | None = None) -> Callable[[FastAPI], object]:
         @asynccontextmanager
         async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             app.state.tokens = load_tokens(self.settings.tokens_file)
+            profile = await self.persistence.profile.detect(self.persistence.db)
+            log.info("store.detected", store=profile.name, atomic_updates=profile.atomic_updates)
             if setup:
                 await setup()
-            await self.broker.start()
+            await self.producer.start()
             if self.relay:
                 self.relay.start()
+            if self.consumer:
+                await self.consumer.start()
             tasks = [asyncio.create_task(job(), name=job.__name__) for job in self.background]
             log.info("service.started", port=self.settings.http_port)
             try:
@@ -140,13 +179,19 @@ class ServiceRuntime:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+                if self.consumer:
+                    await self.consumer.stop()
                 if self.relay:
                     await self.relay.stop()
-                await self.broker.stop()
+                await self.producer.stop()
                 await self.client.close()
                 log.info("service.stopped")
 
         return lifespan
+
+
+async def _described_only(body: bytes) -> None:
+    """The consumer's entry in the AsyncAPI document; records are consumed by `EventConsumer`."""
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

@@ -39,6 +39,20 @@ class ServiceSettings(BaseSettings):
     handler_max_attempts: int = Field(
         default=5, ge=1, description="Tries of a failing handler before its record goes to the DLQ."
     )
+    batch_max_records: int = Field(
+        default=500, ge=1, description="At most this many records of a partition per batch."
+    )
+    batch_max_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024 * 1024, description="At most this many bytes per fetch."
+    )
+    batch_max_wait_ms: int = Field(
+        default=100, ge=0, description="How long the broker may wait to fill a batch."
+    )
+    outbox_max_backlog_events: int = Field(
+        default=20_000,
+        ge=100,
+        description="Written but unpublished events at which consumers pause (backpressure).",
+    )
 
     @property
     def group_id(self) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from runtime.handlers import bind
 from runtime.service import ServiceRuntime
 from schemas.topics import MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
 from services.matching.api import build_router
-from services.matching.handlers import build_handlers
+from services.matching.handlers import HANDLERS
 from services.matching.settings import Settings
 from services.matching.store import MatchingStore
 
@@ -15,9 +16,9 @@ from services.matching.store import MatchingStore
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = ServiceRuntime.build(settings)
-    store = MatchingStore(rt.db, on_saved=rt.wake_relay)
+    store = MatchingStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    rt.consume([REFERRAL_EVENTS, VACANCY_EVENTS], build_handlers(store))
+    rt.consume([REFERRAL_EVENTS, VACANCY_EVENTS], rt.effects(bind(HANDLERS, store=store)))
     rt.publishes(MATCH_EVENTS)
     return rt.http_app(
         title="Matching service",

@@ -6,17 +6,17 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore, SaveHook
+from runtime.persistence import Persistence
 from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.matching.domain import Match
 from services.matching.rules import ClientProfile, VacancySpec
 
 
 class MatchingStore:
-    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
-        self.matches = DocumentStore(db["matches"], Match, id_field="match_id", on_saved=on_saved)
+    def __init__(self, persistence: Persistence) -> None:
+        db = persistence.db
+        self.matches = persistence.documents("matches", Match, id_field="match_id")
         self._clients = db["clients"]
         self._vacancies = db["vacancies"]
 

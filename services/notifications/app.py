@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from runtime.handlers import bind
 from runtime.service import ServiceRuntime
 from schemas.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
 from services.notifications.api import build_router
-from services.notifications.handlers import build_handlers
+from services.notifications.handlers import HANDLERS
 from services.notifications.settings import Settings
 from services.notifications.store import NotificationsStore
 from services.notifications.webhooks import WebhookSender
@@ -16,9 +17,11 @@ from services.notifications.webhooks import WebhookSender
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = ServiceRuntime.build(settings)
-    store = NotificationsStore(rt.db, on_saved=rt.wake_relay)
+    store = NotificationsStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    rt.consume([REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS], build_handlers(store))
+    rt.consume(
+        [REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS], rt.effects(bind(HANDLERS, store=store))
+    )
     rt.publishes(NOTIFICATION_EVENTS)
     sender = WebhookSender(
         store,

@@ -1,10 +1,13 @@
-"""Kafka handler of notifications: one notification per recipient, one delivery per webhook."""
+"""Kafka handlers of notifications: one notification per recipient, one delivery per webhook.
+
+The composition root binds `store` (`runtime.handlers.bind`).
+"""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 
-from runtime.consumer import Handler
 from runtime.documents import AlreadyExists
 from schemas import referrals
 from schemas.base import EventData
@@ -15,26 +18,27 @@ from services.notifications.rules import NOTIFIABLE_TYPES, REFERRAL_TYPES, recip
 from services.notifications.store import NotificationsStore
 
 
-def build_handlers(store: NotificationsStore) -> dict[type[EventData], Handler]:
-    async def on_referral(event: CloudEvent, data: referrals._ReferralEvent) -> None:
-        # Remember who the client's providers are: they hear of the client's matches.
-        await store.set_referral(data.client_id, data.referral_id, data.provider_id, data.status)
-        await on_event(event, data)
+async def on_referral(
+    event: CloudEvent, data: referrals._ReferralEvent, *, store: NotificationsStore
+) -> None:
+    # Remember who the client's providers are: they hear of the client's matches.
+    await store.set_referral(data.client_id, data.referral_id, data.provider_id, data.status)
+    await on_notifiable(event, data, store=store)
 
-    async def on_event(event: CloudEvent, _: EventData) -> None:
-        client_id = event.data.get("client_id")
-        providers = await store.providers_of(client_id) if client_id else set()
-        for recipient in recipients(event, providers):
-            # Every id below is derived from the event and the recipient, and every write
-            # inserts only if absent: a redelivered event changes nothing.
-            notification = await store.keep(Notification.for_recipient(event, recipient))
-            for subscription in await store.subscriptions_for(recipient.org_id, event.type):
-                with contextlib.suppress(AlreadyExists):
-                    await store.deliveries.add(
-                        Delivery.of(notification, subscription.subscription_id)
-                    )
 
-    return {
-        EVENT_MODELS[t]: on_referral if t in REFERRAL_TYPES else on_event
-        for t in sorted(NOTIFIABLE_TYPES)
-    }
+async def on_notifiable(event: CloudEvent, _: EventData, *, store: NotificationsStore) -> None:
+    client_id = event.data.get("client_id")
+    providers = await store.providers_of(client_id) if client_id else set()
+    for recipient in recipients(event, providers):
+        # Every id below is derived from the event and the recipient, and every write
+        # inserts only if absent: a redelivered event changes nothing.
+        notification = await store.keep(Notification.for_recipient(event, recipient))
+        for subscription in await store.subscriptions_for(recipient.org_id, event.type):
+            with contextlib.suppress(AlreadyExists):
+                await store.deliveries.add(Delivery.of(notification, subscription.subscription_id))
+
+
+HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
+    EVENT_MODELS[t]: on_referral if t in REFERRAL_TYPES else on_notifiable
+    for t in sorted(NOTIFIABLE_TYPES)
+}

@@ -6,20 +6,18 @@ from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore, SaveHook
+from runtime.persistence import Persistence
 from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.notifications.domain import Delivery, Notification, Subscription
 
 
 class NotificationsStore:
-    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
-        self.deliveries = DocumentStore(
-            db["deliveries"], Delivery, id_field="delivery_id", on_saved=on_saved
-        )
-        self.subscriptions = DocumentStore(
-            db["subscriptions"], Subscription, id_field="subscription_id"
+    def __init__(self, persistence: Persistence) -> None:
+        db = persistence.db
+        self.deliveries = persistence.documents("deliveries", Delivery, id_field="delivery_id")
+        self.subscriptions = persistence.documents(
+            "subscriptions", Subscription, id_field="subscription_id"
         )
         self._notifications = db["notifications"]
         self._clients = db["clients"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from runtime.handlers import Aggregates
 from runtime.service import ServiceRuntime
 from schemas.topics import JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS
-from services.referrals.api import build_router
+from services.referrals.api import SOURCE, build_router
 from services.referrals.domain import load_directory
-from services.referrals.handlers import build_handlers
+from services.referrals.handlers import handlers
 from services.referrals.settings import Settings
 from services.referrals.store import ReferralsStore
 
@@ -17,9 +18,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     providers = load_directory(settings.providers_file.read_text())
     rt = ServiceRuntime.build(settings)
-    store = ReferralsStore(rt.db, on_saved=rt.wake_relay)
+    store = ReferralsStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    rt.consume([JCP_CLAIMANT_EVENTS], build_handlers(store))
+    clients = Aggregates(store.clients, handlers(settings.client_id_key), SOURCE)
+    rt.consume([JCP_CLAIMANT_EVENTS], clients)
     rt.publishes(REFERRAL_EVENTS)
 
     async def setup() -> None:
@@ -30,6 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Referrals service",
         description="Clients from JCP claimant events, consent, referrals to providers, "
         "assessments and job-readiness.",
-        router=build_router(store),
+        router=build_router(store, settings.client_id_key),
         setup=setup,
     )

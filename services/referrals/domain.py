@@ -137,11 +137,13 @@ class Client(BaseModel):
 
     @classmethod
     def register(
-        cls, client_id: str, claim: jcp.ClaimantRegistered
+        cls, client_id: str, claim: jcp.ClaimantRegistered, at: datetime
     ) -> tuple[Client, list[EventData]]:
+        """`at` is when JCP registered the claim (its event's time), so that rebuilding the
+        clients from the topic gives the same records."""
         client = cls(
             client_id=client_id,
-            registered_at=_now(),
+            registered_at=at,
             **claim.model_dump(
                 include={
                     "claimant_ref",

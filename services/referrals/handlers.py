@@ -1,60 +1,78 @@
-"""Kafka handlers: JCP claimant events become client records. Thin: the rules are in domain."""
+"""Kafka handlers: JCP claimant events become client records. Pure: the rules are in domain.
+
+Each JCP event changes one client, found by an id derived from the claimant reference
+(`client_id_for`), so the consumer reads and writes a batch of clients in bulk and these
+functions only decide. None of them does I/O; `tests/unit/referrals/test_handlers.py` calls
+them directly.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
-import structlog
-
-from runtime.consumer import Handler, Rejected
-from runtime.documents import AlreadyExists
-from runtime.errors import NotFound
-from runtime.events import enveloper
-from runtime.ids import new_id
+from runtime.handlers import Apply, Rejected
+from runtime.ids import keyed_id
 from schemas import jcp
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
 from services.referrals.domain import Client
-from services.referrals.store import ReferralsStore
 
-SOURCE = "/services/referrals"
-
-log = structlog.get_logger(__name__)
+Outcome = tuple[Client | None, list[EventData]]
 
 
-def build_handlers(store: ReferralsStore) -> dict[type[EventData], Handler]:
-    async def on_claimant_registered(event: CloudEvent, claim: jcp.ClaimantRegistered) -> None:
-        if await store.clients.get_by({"claimant_ref": claim.claimant_ref}):
-            log.info("client.already_registered")
-            return
-        client, events = Client.register(new_id("CL"), claim)
-        try:
-            await store.clients.add(client, enveloper(SOURCE, cause=event)(events))
-        except AlreadyExists:
-            log.info("client.already_registered")  # a concurrent duplicate won the race
+def client_id_for(key: str, claimant_ref: str) -> str:
+    """The client id of a claimant: the same for the same reference, on every rebuild."""
+    return keyed_id("CL", key, claimant_ref)
 
-    async def _update(
-        event: CloudEvent, claimant_ref: str, change: Callable[[Client], list[EventData]]
-    ) -> None:
-        try:
-            await store.clients.mutate(
-                {"claimant_ref": claimant_ref}, change, enveloper(SOURCE, cause=event)
-            )
-        except NotFound:
-            raise Rejected("no client for this claimant_ref; was it ever registered?") from None
 
-    async def on_benefit_changed(event: CloudEvent, data: jcp.ClaimantBenefitChanged) -> None:
-        await _update(event, data.claimant_ref, lambda c: c.change_benefit(data))
+def on_claimant_registered(
+    client: Client | None, claim: jcp.ClaimantRegistered, event: CloudEvent, *, key: str
+) -> Outcome:
+    if client is not None:
+        return None, []  # registered already (JCP sent it twice): nothing changes
+    new, events = Client.register(client_id_for(key, claim.claimant_ref), claim, event.time)
+    return new, events
 
-    async def on_off_flowed(event: CloudEvent, data: jcp.ClaimantOffFlowed) -> None:
-        await _update(event, data.claimant_ref, lambda c: c.off_flow())
 
-    async def on_reclaimed(event: CloudEvent, data: jcp.ClaimantReclaimed) -> None:
-        await _update(event, data.claimant_ref, lambda c: c.reclaim(data))
+def _existing(client: Client | None) -> Client:
+    if client is None:
+        raise Rejected("no client for this claimant_ref; was it ever registered?")
+    return client
 
+
+def on_benefit_changed(
+    client: Client | None, data: jcp.ClaimantBenefitChanged, _: CloudEvent
+) -> Outcome:
+    client = _existing(client)
+    return client, client.change_benefit(data)
+
+
+def on_off_flowed(client: Client | None, _data: jcp.ClaimantOffFlowed, _: CloudEvent) -> Outcome:
+    client = _existing(client)
+    return client, client.off_flow()
+
+
+def on_reclaimed(client: Client | None, data: jcp.ClaimantReclaimed, _: CloudEvent) -> Outcome:
+    client = _existing(client)
+    return client, client.reclaim(data)
+
+
+HANDLERS: dict[type[EventData], Callable[..., Outcome]] = {
+    jcp.ClaimantRegistered: on_claimant_registered,
+    jcp.ClaimantBenefitChanged: on_benefit_changed,
+    jcp.ClaimantOffFlowed: on_off_flowed,
+    jcp.ClaimantReclaimed: on_reclaimed,
+}
+
+
+def handlers(client_id_key: str) -> dict[type[EventData], Apply[Client]]:
+    """The registry with the key that derives client ids bound in."""
+    by_ref = partial(client_id_for, client_id_key)
     return {
-        jcp.ClaimantRegistered: on_claimant_registered,
-        jcp.ClaimantBenefitChanged: on_benefit_changed,
-        jcp.ClaimantOffFlowed: on_off_flowed,
-        jcp.ClaimantReclaimed: on_reclaimed,
+        model: Apply(
+            aggregate_id=lambda data: by_ref(data.claimant_ref),
+            apply=partial(fn, key=client_id_key) if fn is on_claimant_registered else fn,
+        )
+        for model, fn in HANDLERS.items()
     }

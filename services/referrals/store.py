@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.collection import AsyncCollection
 
-from runtime.documents import DocumentStore, SaveHook
+from runtime.persistence import Persistence
 from services.referrals.domain import Client, Provider, Referral
 
 
 class ReferralsStore:
-    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
-        self.clients = DocumentStore(db["clients"], Client, id_field="client_id", on_saved=on_saved)
-        self.referrals = DocumentStore(
-            db["referrals"], Referral, id_field="referral_id", on_saved=on_saved
-        )
-        self._providers = db["providers"]
+    def __init__(self, persistence: Persistence) -> None:
+        self.clients = persistence.documents("clients", Client, id_field="client_id")
+        self.referrals = persistence.documents("referrals", Referral, id_field="referral_id")
+        self._providers = persistence.collection("providers")
 
     @property
-    def outbox_collections(self) -> list:
+    def outbox_collections(self) -> list[AsyncCollection]:
         return [self.clients.collection, self.referrals.collection]
 
     async def ensure_indexes(self) -> None:
-        # One client per claimant: a second registration of the same claimant is a no-op.
-        await self.clients.collection.create_index("claimant_ref", unique=True)
+        # Clients need none: the id is derived from the claimant reference, so every lookup
+        # is by `_id`, and one claimant cannot become two clients.
         # One active referral per client, provider and programme, enforced by the database.
         await self.referrals.collection.create_index("active_key", unique=True)
         await self.referrals.collection.create_index([("client_id", ASCENDING)])

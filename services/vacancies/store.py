@@ -12,18 +12,16 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
-from runtime.documents import DocumentStore, SaveHook
+from runtime.persistence import Persistence
 from schemas.visibility import EMPLOYER_CONSENTED_DETAILS
 from services.vacancies.domain import Vacancy
 
 
 class VacanciesStore:
-    def __init__(self, db: AsyncDatabase, on_saved: SaveHook) -> None:
-        self.vacancies = DocumentStore(
-            db["vacancies"], Vacancy, id_field="vacancy_id", on_saved=on_saved
-        )
+    def __init__(self, persistence: Persistence) -> None:
+        db = persistence.db
+        self.vacancies = persistence.documents("vacancies", Vacancy, id_field="vacancy_id")
         self._employers = db["employers"]
         self._shortlist = db["shortlist"]
         self._candidates = db["candidates"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from runtime.errors import Conflict, Forbidden, Invalid, NotFound
@@ -25,6 +27,7 @@ P01 = Principal("P-01", "provider")
 P02 = Principal("P-02", "provider")
 OPS = Principal("OPS", "operations")
 EB = Principal("EB-01", "employer_brokerage")
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 RETAIL = Provider(provider_id="P-01", name="nextstep", programmes=["retail-routeway"])
 
 CLAIM = jcp.ClaimantRegistered(
@@ -52,7 +55,7 @@ ASSESSMENT = Assessment(
 
 
 def consented_client() -> Client:
-    client, _ = Client.register("CL-1", CLAIM)
+    client, _ = Client.register("CL-1", CLAIM, NOW)
     client.record_consent(["providers"])
     return client
 
@@ -72,7 +75,7 @@ def referral(client: Client | None = None, existing: list[Referral] | None = Non
 
 
 def test_registering_a_claimant_announces_the_client_without_special_category_data() -> None:
-    client, events = Client.register("CL-1", CLAIM)
+    client, events = Client.register("CL-1", CLAIM, NOW)
     assert client.priority_groups == ["lone_parent"]
     (registered,) = events
     assert isinstance(registered, ev.ClientRegistered)
@@ -80,7 +83,7 @@ def test_registering_a_claimant_announces_the_client_without_special_category_da
 
 
 def test_consent_is_recorded_once_and_withdrawn_once() -> None:
-    client, _ = Client.register("CL-1", CLAIM)
+    client, _ = Client.register("CL-1", CLAIM, NOW)
     (recorded,) = client.record_consent(["providers", "employers"])
     assert recorded.current_scopes == ["employers", "providers"]
     assert client.record_consent(["providers"]) == []
@@ -89,7 +92,7 @@ def test_consent_is_recorded_once_and_withdrawn_once() -> None:
 
 
 def test_a_referral_needs_providers_consent() -> None:
-    client, _ = Client.register("CL-1", CLAIM)
+    client, _ = Client.register("CL-1", CLAIM, NOW)
     with pytest.raises(Conflict, match="consented"):
         referral(client)
 

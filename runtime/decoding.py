@@ -1,0 +1,56 @@
+"""Turn any record's bytes into a CloudEvent, or say why not, without ever raising.
+
+A consumer must survive whatever arrives: deep nesting (`json.loads` raises `RecursionError`),
+huge values, invalid UTF-8, a JSON array or number where an object belongs, null or binary
+headers. Every such record becomes a `Poison` with a reason and a detail made of field paths and
+error kinds only: the input may be personal data, so no value of it is ever repeated.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from schemas.envelope import CloudEvent
+
+MAX_RECORD_BYTES = 1024 * 1024  # Kafka's default `max.message.bytes`; anything larger is forged
+_MAX_PATH_PART = 64
+
+
+@dataclass(frozen=True)
+class Poison:
+    reason: str  # not-json | not-a-cloudevent | invalid-data | too-large | no-value
+    detail: str
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Field paths and messages only: the input values may be personal data."""
+    parts = []
+    for e in error.errors(include_input=False, include_url=False, include_context=False):
+        path = ".".join(str(p)[:_MAX_PATH_PART] for p in e["loc"]) or "<root>"
+        parts.append(f"{path}: {e['msg']}")
+    return "; ".join(parts)[:1000]
+
+
+def decode_envelope(value: bytes | None) -> CloudEvent | Poison:
+    if value is None:
+        return Poison("no-value", "the record has no value (a tombstone)")
+    if len(value) > MAX_RECORD_BYTES:
+        return Poison("too-large", f"{len(value)} bytes; at most {MAX_RECORD_BYTES}")
+    try:
+        raw: Any = json.loads(value)
+    except RecursionError:
+        return Poison("not-json", "nested too deeply")
+    except (ValueError, UnicodeDecodeError, MemoryError) as exc:
+        return Poison("not-json", type(exc).__name__)
+    if not isinstance(raw, dict):
+        return Poison("not-a-cloudevent", f"<root>: a JSON {type(raw).__name__}, not an object")
+    try:
+        return CloudEvent.model_validate(raw)
+    except ValidationError as exc:
+        return Poison("not-a-cloudevent", describe_validation_error(exc))
+    except RecursionError:  # a deeply nested `data` that JSON accepted but validation cannot walk
+        return Poison("not-a-cloudevent", "data: nested too deeply")

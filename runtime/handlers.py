@@ -1,0 +1,154 @@
+"""What a service does with each event type, run a batch at a time.
+
+A service declares its handlers in a module-level registry, one `on_<event>` function per event
+type, and its composition root binds their dependencies. Two kinds:
+
+- `Apply`: the event changes one aggregate. The handler is a pure function from the aggregate
+  as it is (or None) and the event to the aggregate as it becomes and the events that causes.
+  `Aggregates` runs a batch of them with one bulk read of every aggregate the batch touches,
+  the pure rule per event in order, and one bulk write; the ids of applied events are stored
+  in each aggregate's own document, in the same write as the change, so a redelivery is a no-op.
+- `Effect`: anything else (projections, fan-out). An async function per event, run in order;
+  `Effects` checks the whole batch against the inbox once and records it once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from runtime.documents import Change, DocumentStore, StaleAggregate
+from runtime.errors import DomainError
+from runtime.events import enveloper
+from runtime.inbox import Inbox
+from schemas.base import EventData
+from schemas.envelope import CloudEvent
+
+A = TypeVar("A", bound=BaseModel)
+
+
+class Rejected(Exception):
+    """Raised by a handler for an event that is valid but can never be applied."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A decoded, valid event of a type the service handles, as the consumer hands it over."""
+
+    event: CloudEvent
+    data: EventData
+
+
+Rejection = tuple[Item, str]
+
+
+class Dispatcher(Protocol):
+    @property
+    def models(self) -> Mapping[str, type[EventData]]: ...
+
+    async def handle(self, items: Sequence[Item]) -> list[Rejection]:
+        """Store the effects of every item, in order; return the rejected ones.
+
+        Raises when an effect could not be stored; what was stored stays, and handling the
+        same items again has no second effect."""
+        ...
+
+
+Effect = Callable[[CloudEvent, Any], Awaitable[None]]
+
+
+def bind(registry: Mapping[type[EventData], Callable[..., Any]], **deps: Any) -> dict[Any, Any]:
+    """The registry's handlers with their dependencies given (the composition root calls it)."""
+    return {model: functools.partial(handler, **deps) for model, handler in registry.items()}
+
+
+class Effects:
+    def __init__(self, handlers: Mapping[type[EventData], Effect], inbox: Inbox) -> None:
+        self._handlers = {model.event_type: handler for model, handler in handlers.items()}
+        self.models = {model.event_type: model for model in handlers}
+        self._inbox = inbox
+
+    async def handle(self, items: Sequence[Item]) -> list[Rejection]:
+        seen = await self._inbox.seen(item.event.id for item in items)
+        done: list[tuple[str, str]] = []
+        rejected: list[Rejection] = []
+        try:
+            for item in items:
+                if item.event.id in seen:
+                    continue
+                try:
+                    await self._handlers[item.event.type](item.event, item.data)
+                except Rejected as exc:
+                    rejected.append((item, str(exc)))
+                    continue
+                seen.add(item.event.id)
+                done.append((item.event.id, item.event.type))
+        finally:
+            await self._inbox.record(done)  # what is stored so far, even when a later one failed
+        return rejected
+
+
+@dataclass(frozen=True)
+class Apply(Generic[A]):
+    """A handler of events that change one aggregate.
+
+    `aggregate_id` names the aggregate from the event's data; `apply` is pure: given the
+    aggregate as loaded (None if there is none yet), the data and the event, it returns the
+    aggregate as it becomes (None: no change) and the domain events the change emits. It raises
+    `Rejected` or a `DomainError` for an event that can never apply.
+    """
+
+    aggregate_id: Callable[[Any], str]
+    apply: Callable[[A | None, Any, CloudEvent], tuple[A | None, Sequence[EventData]]]
+
+
+class Aggregates(Generic[A]):
+    def __init__(
+        self, store: DocumentStore[A], handlers: Mapping[type[EventData], Apply[A]], source: str
+    ) -> None:
+        self._store = store
+        self._handlers = {model.event_type: handler for model, handler in handlers.items()}
+        self.models = {model.event_type: model for model in handlers}
+        self._source = source
+
+    async def handle(self, items: Sequence[Item]) -> list[Rejection]:
+        ids = [self._handlers[item.event.type].aggregate_id(item.data) for item in items]
+        loaded = await self._store.get_many(ids)
+        state: dict[str, A | None] = {i: v.aggregate for i, v in loaded.items()}
+        changes: dict[str, Change[A]] = {}
+        rejected: list[Rejection] = []
+        for item, aggregate_id in zip(items, ids, strict=True):
+            before = loaded.get(aggregate_id)
+            change = changes.get(aggregate_id)
+            if (before and item.event.id in before.applied) or (
+                change and item.event.id in change.applied
+            ):
+                continue  # a redelivery: applied already
+            current = state.get(aggregate_id)
+            try:
+                after, emitted = self._handlers[item.event.type].apply(
+                    current.model_copy(deep=True) if current is not None else None,
+                    item.data,
+                    item.event,
+                )
+            except (Rejected, DomainError) as exc:
+                rejected.append((item, str(exc)))
+                continue
+            if after is None:
+                continue
+            state[aggregate_id] = after
+            if change is None:
+                change = changes[aggregate_id] = Change(after, loaded=before)
+            change.aggregate = after
+            change.events += enveloper(self._source, cause=item.event)(emitted)
+            change.applied.append(item.event.id)
+        stale = await self._store.write(list(changes.values()))
+        if stale:
+            # Written concurrently by another replica (a rebalance mid-batch): the consumer
+            # handles the batch again; what this run stored is recognised as applied.
+            raise StaleAggregate(f"{len(stale)} aggregates were written concurrently")
+        return rejected

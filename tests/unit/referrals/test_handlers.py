@@ -1,0 +1,112 @@
+"""JCP events become clients: the pure handlers, run in batches by `Aggregates` on a fake store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from runtime.documents import StaleAggregate
+from runtime.handlers import Aggregates, Item
+from schemas import jcp
+from schemas.envelope import CloudEvent
+from services.referrals.domain import Client
+from services.referrals.handlers import client_id_for, handlers
+from tests.unit.fakes import InMemoryDocuments
+
+KEY = "a-test-key-of-enough-length"
+CLAIM = {
+    "claimant_ref": "CLM-1",
+    "benefit": "JSA",
+    "claim_start": "2026-01-05",
+    "jcp_office": "Stockton",
+    "local_authority": "Stockton-on-Tees",
+    "ward": "Stainsby Hill",
+    "postcode_district": "TS17",
+    "age_band": "16-24",
+    "priority_groups": ["carer"],
+}
+
+
+def item(model: type[jcp.EventData], **data: Any) -> Item:
+    body = {**CLAIM, **data} if model is jcp.ClaimantRegistered else data
+    event = CloudEvent.create(
+        type=model.event_type, source="/jcp", subject=body["claimant_ref"], data=body
+    )
+    return Item(event, model.model_validate(body))
+
+
+@pytest.fixture
+def clients() -> tuple[InMemoryDocuments[Client], Aggregates[Client]]:
+    store: InMemoryDocuments[Client] = InMemoryDocuments("client_id")
+    return store, Aggregates(store, handlers(KEY), "/services/referrals")  # type: ignore[arg-type]
+
+
+def test_the_client_id_is_derived_from_the_claimant_ref_with_a_key() -> None:
+    first = client_id_for(KEY, "CLM-1")
+    assert first == client_id_for(KEY, "CLM-1"), "a rebuild gives the same id"
+    assert first != client_id_for(KEY, "CLM-2")
+    assert first != client_id_for("another-key-of-enough-length", "CLM-1")
+    assert "CLM" not in first and first.startswith("CL-")
+
+
+async def test_a_batch_of_registrations_is_one_read_and_one_write(clients) -> None:
+    store, dispatcher = clients
+    batch = [item(jcp.ClaimantRegistered, claimant_ref=f"CLM-{n}") for n in range(50)]
+    assert await dispatcher.handle(batch) == []
+    assert store.writes == 1
+    assert len(store.docs) == 50
+    assert [e["type"] for e in store.published] == ["referrals.client.registered"] * 50
+    client, _, applied = store.docs[client_id_for(KEY, "CLM-7")]
+    assert client.registered_at == batch[7].event.time, "the JCP event's time, not the clock's"
+    assert applied == [batch[7].event.id]
+
+
+async def test_a_redelivered_batch_has_no_second_effect(clients) -> None:
+    store, dispatcher = clients
+    batch = [
+        item(jcp.ClaimantRegistered),
+        item(jcp.ClaimantOffFlowed, claimant_ref="CLM-1", off_flow_date="2026-03-01", reason="job"),
+    ]
+    await dispatcher.handle(batch)
+    published = list(store.published)
+    await dispatcher.handle(batch)
+    assert store.published == published
+    client, version, _ = store.docs[client_id_for(KEY, "CLM-1")]
+    assert version == 1 and client.on_benefit is False, "both applied in one write"
+
+
+async def test_jcp_registering_a_claimant_twice_makes_one_client(clients) -> None:
+    store, dispatcher = clients
+    await dispatcher.handle([item(jcp.ClaimantRegistered)])
+    await dispatcher.handle([item(jcp.ClaimantRegistered, ward="Elsewhere")])
+    assert len(store.docs) == 1 and len(store.published) == 1
+
+
+async def test_an_event_for_an_unknown_claimant_is_rejected_and_the_rest_applied(clients) -> None:
+    store, dispatcher = clients
+    orphan = item(
+        jcp.ClaimantReclaimed, claimant_ref="CLM-9", reclaim_date="2026-04-01", benefit="UC"
+    )
+    rejected = await dispatcher.handle([orphan, item(jcp.ClaimantRegistered)])
+    assert [(i.event.id, "no client" in why) for i, why in rejected] == [(orphan.event.id, True)]
+    assert len(store.docs) == 1
+
+
+async def test_a_lost_race_raises_and_the_retry_applies_what_is_missing_once(clients) -> None:
+    store, dispatcher = clients
+    await dispatcher.handle([item(jcp.ClaimantRegistered)])
+    change = item(
+        jcp.ClaimantBenefitChanged,
+        claimant_ref="CLM-1",
+        from_benefit="JSA",
+        to_benefit="UC",
+        effective_date="2026-02-01",
+    )
+    store.stale_next.add(client_id_for(KEY, "CLM-1"))
+    with pytest.raises(StaleAggregate):
+        await dispatcher.handle([change])
+    await dispatcher.handle([change])
+    await dispatcher.handle([change])
+    client, version, applied = store.docs[client_id_for(KEY, "CLM-1")]
+    assert client.benefit == "UC" and version == 2 and applied.count(change.event.id) == 1
