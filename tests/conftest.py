@@ -28,7 +28,7 @@ from runtime.topic_admin import ensure_topics
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
-TEST_INFRA_DIR = REPO / ".local" / "test"
+TEST_INFRA_DIR = Path(os.environ.get("TEST_INFRA_DIR", REPO / ".local" / "test"))
 TEST_INFRA_ENV = {
     "LOCAL_INFRA_DIR": str(TEST_INFRA_DIR),
     "LOCAL_INFRA_CACHE_DIR": str(REPO / ".local"),
