@@ -56,6 +56,8 @@ def to_cloudevents(
     ]
 
 
+MAX_CORRELATION_ID = 128
+
 Wrap = Callable[[Sequence[EventData]], list[CloudEvent]]
 """Turns the events a domain rule returned into the CloudEvents a save stores with the change."""
 
@@ -77,6 +79,10 @@ def enveloper(
     if cause is not None:
         correlationid = cause.correlationid or cause.id
         cause_id = cause.id
+        if len(correlationid) > MAX_CORRELATION_ID:
+            # The envelope bounds `id` but not `correlationid`: an outside producer's oversize
+            # one is not copied into our events (it would make them unpublishable).
+            correlationid = cause.id
 
     def wrap(events: Sequence[EventData]) -> list[CloudEvent]:
         return to_cloudevents(events, source=source, correlationid=correlationid, cause_id=cause_id)

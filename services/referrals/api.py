@@ -25,7 +25,7 @@ ProviderOrJcp = Annotated[Principal, Depends(allow("provider", "jcp"))]
 
 
 class ConsentBody(BaseModel):
-    scopes: list[ConsentScope] = Field(min_length=1)
+    scopes: list[ConsentScope] = Field(min_length=1, max_length=3)  # one entry per scope
 
 
 class ConsentView(BaseModel):
