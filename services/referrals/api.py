@@ -139,49 +139,47 @@ def build_router(store: ReferralsStore, client_id_key: str) -> APIRouter:
     async def get_referral(referral_id: EntityId, principal: Readers) -> Referral:
         return await commands.visible_referral(store, referral_id, principal)
 
-    def move(action: domain.Action) -> None:
-        """One route per lifecycle action: POST /referrals/{id}/<action>, body as the table says."""
-        body_model = {
-            "complete": OutcomeBody,
-            "reject": ReasonBody,
-            "drop-out": ReasonBody,
-            "withdraw": ReasonBody,
-        }.get(action)
-
-        if body_model is None:
-
-            async def without_body(
-                referral_id: EntityId, principal: ProviderOrJcp, request: Request
-            ) -> Referral:
-                return await commands.move_referral(
-                    store, principal, wrap(request), referral_id, action
-                )
-
-            handler = without_body
-        else:
-
-            async def with_note(
-                referral_id: EntityId,
-                body: body_model,  # type: ignore[valid-type]
-                principal: ProviderOrJcp,
-                request: Request,
-            ) -> Referral:
-                note = getattr(body, "outcome", None) or getattr(body, "reason", None)
-                return await commands.move_referral(
-                    store, principal, wrap(request), referral_id, action, note
-                )
-
-            handler = with_note
-        router.add_api_route(
-            f"/referrals/{{referral_id}}/{action}",
-            handler,
-            methods=["POST"],
-            tags=["referrals"],
-            response_model=Referral,
-            name=action.replace("-", "_"),
+    async def move(
+        action: domain.Action,
+        referral_id: str,
+        principal: Principal,
+        request: Request,
+        note: str | None = None,
+    ) -> Referral:
+        return await commands.move_referral(
+            store, principal, wrap(request), referral_id, action, note
         )
 
-    for action in domain.LIFECYCLE:
-        move(action)
+    @router.post("/referrals/{referral_id}/accept", tags=["referrals"], response_model=Referral)
+    async def accept(referral_id: EntityId, principal: ProviderOrJcp, request: Request) -> Referral:
+        return await move("accept", referral_id, principal, request)
+
+    @router.post("/referrals/{referral_id}/reject", tags=["referrals"], response_model=Referral)
+    async def reject(
+        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+    ) -> Referral:
+        return await move("reject", referral_id, principal, request, body.reason)
+
+    @router.post("/referrals/{referral_id}/start", tags=["referrals"], response_model=Referral)
+    async def start(referral_id: EntityId, principal: ProviderOrJcp, request: Request) -> Referral:
+        return await move("start", referral_id, principal, request)
+
+    @router.post("/referrals/{referral_id}/complete", tags=["referrals"], response_model=Referral)
+    async def complete(
+        referral_id: EntityId, body: OutcomeBody, principal: ProviderOrJcp, request: Request
+    ) -> Referral:
+        return await move("complete", referral_id, principal, request, body.outcome)
+
+    @router.post("/referrals/{referral_id}/drop-out", tags=["referrals"], response_model=Referral)
+    async def drop_out(
+        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+    ) -> Referral:
+        return await move("drop-out", referral_id, principal, request, body.reason)
+
+    @router.post("/referrals/{referral_id}/withdraw", tags=["referrals"], response_model=Referral)
+    async def withdraw(
+        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+    ) -> Referral:
+        return await move("withdraw", referral_id, principal, request, body.reason)
 
     return router
