@@ -73,6 +73,7 @@ def handlers(client_id_key: str) -> dict[type[EventData], Apply[Client]]:
         model: Apply(
             aggregate_id=lambda data: by_ref(data.claimant_ref),
             apply=partial(fn, key=client_id_key) if fn is on_claimant_registered else fn,
+            creates=fn is on_claimant_registered,
         )
         for model, fn in HANDLERS.items()
     }

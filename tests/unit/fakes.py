@@ -25,12 +25,15 @@ class InMemoryDocuments(Generic[A]):
         self.docs: dict[str, tuple[A, int, list[str]]] = {}
         self.published: list[dict[str, Any]] = []
         self.writes = 0
-        self.stale_next: set[str] = set()  # ids whose next write loses a race
+        self.stale_next: list[str] = []  # ids whose next write loses a race, once per entry
+        self.reads = 0
 
     async def get_many(self, ids: Iterable[str]) -> dict[str, Versioned[A]]:
+        ids = list(dict.fromkeys(ids))
+        self.reads += len(ids)
         return {
             i: Versioned(a.model_copy(deep=True), v, list(applied))
-            for i in dict.fromkeys(ids)
+            for i in ids
             if i in self.docs
             for a, v, applied in [self.docs[i]]
         }
@@ -43,7 +46,8 @@ class InMemoryDocuments(Generic[A]):
             current = self.docs.get(doc_id)
             expected = c.loaded.version if c.loaded else None
             if doc_id in self.stale_next or (current[1] if current else None) != expected:
-                self.stale_next.discard(doc_id)
+                if doc_id in self.stale_next:
+                    self.stale_next.remove(doc_id)
                 stale.add(doc_id)
                 continue
             applied = [*(current[2] if current else ()), *c.applied][-APPLIED_KEPT:]
