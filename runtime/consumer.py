@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -297,9 +298,7 @@ class EventConsumer:
             if self._before_batch is not None:
                 await self._before_batch()
             try:
-                batches = await self._consumer.getmany(
-                    timeout_ms=1000, max_records=self._limits.max_records
-                )
+                batches = await self._fetch(self._consumer)
             except KafkaError as exc:
                 failures += 1
                 self._errors.report("fetch", "consumer.fetch_failed", error=type(exc).__name__)
@@ -308,10 +307,17 @@ class EventConsumer:
             if not batches:
                 continue
             self.idle.clear()
+            started = time.perf_counter()
             try:
                 retry = await self._handle(batches)
             finally:
                 self.idle.set()
+            log.debug(
+                "consumer.batch",
+                records=sum(len(r) for r in batches.values()),
+                partitions=len(batches),
+                ms=round((time.perf_counter() - started) * 1000, 1),
+            )
             if retry is None:
                 if failures:
                     self._errors.resolved("handle", "consumer.recovered")
@@ -327,6 +333,20 @@ class EventConsumer:
                 retry_in_s=round(delay, 2),
             )
             await asyncio.sleep(delay)
+
+    async def _fetch(
+        self, consumer: AIOKafkaConsumer
+    ) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """Up to `max_records` from each assigned partition: aiokafka's limit is per call."""
+        limit = self._limits.max_records
+        fetched = await consumer.getmany(
+            timeout_ms=1000, max_records=limit * max(1, len(consumer.assignment()))
+        )
+        for tp, records in fetched.items():
+            if len(records) > limit:
+                consumer.seek(tp, records[limit].offset)  # the rest comes with the next fetch
+                fetched[tp] = records[:limit]
+        return fetched
 
     async def _handle(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> str | None:
         """Handle each partition's batch (partitions concurrently); commit those done. The
