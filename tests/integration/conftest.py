@@ -13,7 +13,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from runtime.kafka import EventProducer
 from runtime.mongo import connect
+from runtime.persistence import Persistence
 from schemas import jcp
 from schemas.topics import Topic
 from tests.conftest import Infrastructure
@@ -90,3 +92,55 @@ async def eventually(check: Callable[[], object], timeout: float = 20.0) -> None
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.1)
+
+
+# --- The batched runtime: persistence, a started producer, offsets ---------------------------
+
+
+async def persistence_of(db: AsyncDatabase) -> Persistence:
+    """A service's persistence over `db`, with the store detected as a service does at start."""
+    persistence = Persistence.of(db)
+    await persistence.profile.detect(db)
+    return persistence
+
+
+@pytest.fixture
+async def persistence(db: AsyncDatabase) -> Persistence:
+    return await persistence_of(db)
+
+
+@pytest.fixture
+async def producer(infrastructure: Infrastructure) -> AsyncIterator[EventProducer]:
+    started = EventProducer(infrastructure.kafka_bootstrap_servers, f"it-{uuid.uuid4().hex[:8]}")
+    await started.start()
+    yield started
+    await started.stop()
+
+
+@pytest.fixture
+def group_id() -> str:
+    """A consumer group of this test's own."""
+    return f"it-{uuid.uuid4().hex[:10]}"
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """The offset after the last record of each partition of `topic`."""
+    # No group: subscribing assigns every partition of the topic at start.
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+    finally:
+        await consumer.stop()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+async def committed_offsets(bootstrap: str, group: str) -> dict[int, int]:
+    """What `group` has committed, per partition (nothing committed: an empty dict)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
