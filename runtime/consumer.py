@@ -51,7 +51,7 @@ from runtime.backoff import Backoff
 from runtime.decoding import Poison, decode_envelope, describe_validation_error
 from runtime.documents import StaleAggregate
 from runtime.handlers import Dispatcher, Item
-from runtime.kafka import EventProducer, OutRecord
+from runtime.kafka import UNPUBLISHABLE, EventProducer, OutRecord
 from runtime.log_once import RepeatedErrors
 from schemas.topics import Topic
 
@@ -85,25 +85,8 @@ class DeadLetters:
         if not letters:
             return
         now = datetime.now(UTC).isoformat()
-        records = []
+        records = [self._letter(record, reason, detail, now) for record, reason, detail in letters]
         for record, reason, detail in letters:
-            # Headers pass through untouched (null and binary values included).
-            headers = list(record.headers or ())
-            headers += [
-                (k, v.encode())
-                for k, v in (
-                    ("x-dlq-reason", reason),
-                    ("x-dlq-error", detail[:1000]),
-                    ("x-dlq-source-topic", record.topic),
-                    ("x-dlq-source-partition", str(record.partition)),
-                    ("x-dlq-source-offset", str(record.offset)),
-                    ("x-dlq-consumer-group", self._group_id),
-                    ("x-dlq-failed-at", now),
-                )
-            ]
-            records.append(
-                OutRecord(f"{record.topic}.dlq", record.value or b"", record.key, headers)
-            )
             log.warning(
                 "event.dead_lettered",
                 reason=reason,
@@ -112,9 +95,41 @@ class DeadLetters:
                 partition=record.partition,
                 offset=record.offset,
             )
-        errors = [e for e in await self._producer.send_many(records) if e is not None]
+        outcomes = await self._producer.send_many(records)
+        # A record just under the broker's limit no longer fits with our headers: send it
+        # without its value rather than stall the partition on it.
+        too_large = [
+            self._letter(record, reason, detail, now, drop_value=True)
+            for (record, reason, detail), error in zip(letters, outcomes, strict=True)
+            if isinstance(error, UNPUBLISHABLE)
+        ]
+        errors = [e for e in outcomes if e is not None and not isinstance(e, UNPUBLISHABLE)]
+        errors += [e for e in await self._producer.send_many(too_large) if e is not None]
         if errors:
             raise errors[0]
+
+    def _letter(
+        self, record: ConsumerRecord, reason: str, detail: str, now: str, drop_value: bool = False
+    ) -> OutRecord:
+        # Headers pass through untouched (null and binary values included).
+        headers = list(record.headers or ())
+        headers += [
+            (k, v.encode())
+            for k, v in (
+                ("x-dlq-reason", reason),
+                ("x-dlq-error", detail[:1000]),
+                ("x-dlq-source-topic", record.topic),
+                ("x-dlq-source-partition", str(record.partition)),
+                ("x-dlq-source-offset", str(record.offset)),
+                ("x-dlq-consumer-group", self._group_id),
+                ("x-dlq-failed-at", now),
+            )
+        ]
+        if drop_value:
+            size = str(len(record.value or b""))
+            headers.append(("x-dlq-value-dropped", f"too large to copy: {size} bytes".encode()))
+        value = None if drop_value else record.value
+        return OutRecord(f"{record.topic}.dlq", value, record.key, headers)
 
 
 class BatchProcessor:
@@ -154,7 +169,8 @@ class BatchProcessor:
             except RecursionError:
                 poison.append((record, "invalid-data", "data: nested too deeply"))
                 continue
-            items.append((record, Item(decoded, data)))
+            position = (f"{record.topic}/{record.partition}", record.offset)
+            items.append((record, Item(decoded, data, position)))
         await self._dead_letters.send(poison)
         await self._handle(items)
 

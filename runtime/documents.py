@@ -7,8 +7,10 @@ of replicas may write. Writes go in batches (`write`): one marker, one `insert_m
 documents, concurrent version-checked updates of the others; single `add` and `save` are a
 batch of one.
 
-Each document also keeps the ids of the last events applied to it (`applied`), written in the
-same update as their effect: a redelivered event finds its id there and has no second effect.
+Each document also records what was applied to it, in the same write as the effect: for each
+partition it was fed from, the offset of the last record applied (`consumed`; exact, since a
+partition is read in order), and the ids of the last events applied (`applied`, for events that
+did not come with a position). A redelivered event finds itself there and has no second effect.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from schemas.envelope import CloudEvent
 A = TypeVar("A", bound=BaseModel)
 
 APPLIED_FIELD = "applied"
-APPLIED_KEPT = 64  # more than any one aggregate receives in a batch of redelivered records
-_STORAGE_FIELDS = ("_id", "version", OUTBOX_FIELD, APPLIED_FIELD)
+APPLIED_KEPT = 64
+CONSUMED_FIELD = "consumed"  # [{"partition": "<topic>/<n>", "offset": n}]: no dots in keys
+_STORAGE_FIELDS = ("_id", "version", OUTBOX_FIELD, APPLIED_FIELD, CONSUMED_FIELD)
 _CONCURRENT_WRITES = 32
 
 
@@ -55,11 +58,19 @@ class Versioned(Generic[A]):
         version: int,
         applied: Sequence[str] = (),
         outbox: Sequence[dict[str, Any]] = (),
+        consumed: Mapping[str, int] | None = None,
     ) -> None:
         self.aggregate = aggregate
         self.version = version
         self.applied = list(applied)
         self.outbox = list(outbox)
+        self.consumed = dict(consumed or {})
+
+    def has_applied(self, event_id: str, position: tuple[str, int] | None) -> bool:
+        """Whether this event (from this partition and offset, if it came from Kafka) is in."""
+        if position is not None and position[1] <= self.consumed.get(position[0], -1):
+            return True
+        return event_id in self.applied
 
 
 @dataclass
@@ -70,6 +81,18 @@ class Change(Generic[A]):
     events: list[CloudEvent] = field(default_factory=list)
     loaded: Versioned[A] | None = None
     applied: list[str] = field(default_factory=list)
+    consumed: dict[str, int] = field(default_factory=dict)
+
+    def apply(self, event_id: str, position: tuple[str, int] | None) -> None:
+        """Record that this event's effect is part of the change."""
+        self.applied.append(event_id)
+        if position is not None:
+            self.consumed[position[0]] = max(position[1], self.consumed.get(position[0], -1))
+
+    def has_applied(self, event_id: str, position: tuple[str, int] | None) -> bool:
+        if position is not None and position[1] <= self.consumed.get(position[0], -1):
+            return True
+        return event_id in self.applied
 
 
 class DocumentStore(Generic[A]):
@@ -96,8 +119,13 @@ class DocumentStore(Generic[A]):
         aggregate = self._model.model_validate(
             {k: v for k, v in doc.items() if k not in _STORAGE_FIELDS}
         )
+        consumed = {c["partition"]: c["offset"] for c in doc.get(CONSUMED_FIELD) or ()}
         return Versioned(
-            aggregate, doc["version"], doc.get(APPLIED_FIELD) or (), doc.get(OUTBOX_FIELD) or ()
+            aggregate,
+            doc["version"],
+            doc.get(APPLIED_FIELD) or (),
+            doc.get(OUTBOX_FIELD) or (),
+            consumed,
         )
 
     async def get(self, aggregate_id: str) -> Versioned[A] | None:
@@ -118,7 +146,9 @@ class DocumentStore(Generic[A]):
         sort: list[tuple[str, int]] | None = None,
         limit: int = 0,
     ) -> list[A]:
-        cursor = self.collection.find(dict(query), {OUTBOX_FIELD: 0, APPLIED_FIELD: 0})
+        cursor = self.collection.find(
+            dict(query), {OUTBOX_FIELD: 0, APPLIED_FIELD: 0, CONSUMED_FIELD: 0}
+        )
         if sort:
             cursor = cursor.sort(sort)
         if limit:
@@ -150,12 +180,16 @@ class DocumentStore(Generic[A]):
             before = change.loaded
             kept = [e for e in (before.outbox if before else ()) if e.get(MARKER) in live]
             applied = [*(before.applied if before else ()), *change.applied][-APPLIED_KEPT:]
+            consumed = dict(before.consumed if before else {})
+            for partition, offset in change.consumed.items():
+                consumed[partition] = max(offset, consumed.get(partition, -1))
             docs.append(
                 {
                     "_id": doc_id,
                     **change.aggregate.model_dump(mode="json"),
                     "version": version,
                     APPLIED_FIELD: applied,
+                    CONSUMED_FIELD: [{"partition": p, "offset": o} for p, o in consumed.items()],
                     OUTBOX_FIELD: kept + outbox_entries(marker, change.events),
                 }
             )
@@ -164,10 +198,13 @@ class DocumentStore(Generic[A]):
             [(d, c.loaded.version) for d, c in zip(docs, changes, strict=True) if c.loaded]
         )
         written = [(d, c) for d, c in zip(docs, changes, strict=True) if d["_id"] not in stale]
+        if marker and not any(c.events for _, c in written):
+            await self._outbox.abandon(marker)
         for doc, change in written:
             if change.loaded:
                 change.loaded.version = doc["version"]
                 change.loaded.applied = doc[APPLIED_FIELD]
+                change.loaded.consumed = {c["partition"]: c["offset"] for c in doc[CONSUMED_FIELD]}
                 change.loaded.outbox = doc[OUTBOX_FIELD]
         # Hint the relay with every entry still pending in the written documents, oldest
         # first: an earlier write's unpublished events go out before this write's.

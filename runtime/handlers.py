@@ -41,6 +41,7 @@ class Item:
 
     event: CloudEvent
     data: EventData
+    offset: tuple[str, int] | None = None  # ("<topic>/<partition>", offset) when from Kafka
 
 
 Rejection = tuple[Item, str]
@@ -150,8 +151,8 @@ class Aggregates(Generic[A]):
         for item, aggregate_id in zip(items, ids, strict=True):
             before = loaded.get(aggregate_id)
             change = changes.get(aggregate_id)
-            if (before and item.event.id in before.applied) or (
-                change and item.event.id in change.applied
+            if (before and before.has_applied(item.event.id, item.offset)) or (
+                change and change.has_applied(item.event.id, item.offset)
             ):
                 continue  # a redelivery: applied already
             current = state.get(aggregate_id)
@@ -171,5 +172,5 @@ class Aggregates(Generic[A]):
                 change = changes[aggregate_id] = Change(after, loaded=before)
             change.aggregate = after
             change.events += enveloper(self._source, cause=item.event)(emitted)
-            change.applied.append(item.event.id)
+            change.apply(item.event.id, item.offset)
         return rejected, await self._store.write(list(changes.values()))

@@ -45,7 +45,7 @@ UNPUBLISHABLE: tuple[type[BaseException], ...] = (
 @dataclass(frozen=True)
 class OutRecord:
     topic: str
-    value: bytes
+    value: bytes | None  # None: a tombstone
     key: bytes | None
     headers: Headers
 

@@ -95,6 +95,10 @@ class Outbox:
         found = await find_by_ids(self.markers, marker_ids, self._profile, {"_id": 1})
         return set(found)
 
+    async def abandon(self, marker_id: str) -> None:
+        """None of the marker's documents was written (all lost a race): it marks nothing."""
+        await self.markers.delete_one({"_id": marker_id})
+
     def written(self, marker_id: str, entries: Iterable[dict[str, Any]]) -> None:
         """The documents are stored: publish these entries now (in this order)."""
         events = [entry[EVENT] for entry in entries]
@@ -132,6 +136,7 @@ class OutboxRelay:
         self._backoff = backoff or Backoff()
         self._errors = RepeatedErrors()
         self._hints: deque[Hint] = deque()
+        self._queued: set[str] = set()  # ids of the events in `_hints`
         self._backlog = 0
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -143,6 +148,11 @@ class OutboxRelay:
     # --- the writer's side ---------------------------------------------------------------
 
     def hint(self, hint: Hint) -> None:
+        # An event still queued from an earlier write of its document goes out with that
+        # write's hint, which is ahead in the queue: order kept, and not published twice.
+        events = [e for e in hint.events if e["id"] not in self._queued]
+        self._queued.update(e["id"] for e in events)
+        hint = Hint(hint.marker_id, events)
         self._hints.append(hint)
         self._backlog += len(hint.events)
         if self._backlog > self._max_backlog:
@@ -218,6 +228,7 @@ class OutboxRelay:
                 self._hints.extendleft(reversed(batch))  # retried first, in the same order
                 raise
             self._backlog -= size
+            self._queued.difference_update(e["id"] for h in batch for e in h.events)
             if self._backlog <= self._max_backlog:
                 self._drained.set()
             count += size
@@ -263,28 +274,44 @@ class OutboxRelay:
 
     async def _publish(self, events: list[dict[str, Any]]) -> None:
         """Publish all, or raise: an unpublishable event is parked, a passing error raised."""
-        records = [OutRecord.of(CloudEvent.model_validate(e)) for e in events]
-        outcomes = await self._producer.send_many(records)
-        passing = [o for o in outcomes if o is not None and not isinstance(o, UNPUBLISHABLE)]
+        records: list[OutRecord | None] = []
+        errors: list[BaseException | None] = []
+        for event in events:
+            try:
+                records.append(OutRecord.of(CloudEvent.model_validate(event)))
+                errors.append(None)
+            except (KeyError, ValueError) as exc:  # not a CloudEvent, or a type with no topic
+                records.append(None)
+                errors.append(exc)
+        sendable = [r for r in records if r is not None]
+        outcomes = iter(await self._producer.send_many(sendable))
+        errors = [e if r is None else next(outcomes) for r, e in zip(records, errors, strict=True)]
+        passing = [
+            e
+            for r, e in zip(records, errors, strict=True)
+            if r is not None and e is not None and not isinstance(e, UNPUBLISHABLE)
+        ]
         if passing:
             raise passing[0]
         parked = [
             (event, record, error)
-            for event, record, error in zip(events, records, outcomes, strict=True)
+            for event, record, error in zip(events, records, errors, strict=True)
             if error is not None
         ]
         if parked:
             await self._park(parked)
 
-    async def _park(self, parked: list[tuple[dict[str, Any], OutRecord, BaseException]]) -> None:
+    async def _park(
+        self, parked: list[tuple[dict[str, Any], OutRecord | None, BaseException]]
+    ) -> None:
         now = datetime.now(UTC)
         docs = [
             {
-                "_id": event["id"],
+                "_id": str(event.get("id") or uuid.uuid4()),
                 "type": event.get("type"),
-                "topic": record.topic,
+                "topic": record.topic if record else None,
                 "subject": event.get("subject"),
-                "bytes": len(record.value),
+                "bytes": len(record.value or b"") if record else None,
                 "error": type(error).__name__,  # the type only: a message may quote input
                 "parked_at": now,
                 "event": event,

@@ -137,16 +137,6 @@ class Recording:
         return {i for batch in self.batches for i in batch}
 
 
-async def scanning_persistence(db: AsyncDatabase) -> Persistence:
-    """The detected persistence, but reading in bulk by `$in` (one scan per chunk) even on
-    FerretDB, whose lookups by `_id` scan the table each (see the xfail in test_storage.py):
-    for the tests of thousands of records, which are about batches and rebalances, not about
-    how a batch is read. Every other test here reads the way the service does."""
-    persistence = await persistence_of(db)
-    persistence.profile.indexed_in_queries = True
-    return persistence
-
-
 def clients_dispatcher(persistence: Persistence) -> Aggregates[Client]:
     """The referrals service's dispatcher of JCP events, as its composition root builds it."""
     return Aggregates(ReferralsStore(persistence).clients, handlers(KEY), SOURCE)
@@ -279,7 +269,7 @@ async def test_poison_of_every_kind_is_dead_lettered_and_the_next_record_is_hand
     rejected = by_value.pop(orphan_change.to_bytes())
     assert dlq_headers(rejected)["x-dlq-reason"] == b"rejected"
     for value, reason in poison.items():
-        letter = by_value[value if value is not None else b""]  # a tombstone: an empty value
+        letter = by_value[value]  # a tombstone stays a tombstone (no value)
         assert letter.key == ref.encode()
         assert list(letter.headers[: len(HEADERS)]) == HEADERS, "original headers as they came"
         why = dlq_headers(letter)
@@ -455,14 +445,6 @@ async def test_a_consumer_that_dies_mid_effects_leaves_no_second_effect_with_an_
     assert {d["_id"] async for d in db["inbox"].find()} == {e.id for e in events}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime bug: DeadLetters.send adds x-dlq-* headers to the original record, so a "
-    "record the broker accepted just under 1 MiB becomes a dead letter larger than the "
-    "producer's max_request_size; send_many returns MessageSizeTooLargeError, DeadLetters "
-    "raises it, BatchProcessor.process propagates it and EventConsumer._handle seeks back and "
-    "retries the batch forever: the partition stalls (rule 7 never applies to DLQ failures)",
-)
 async def test_a_poison_record_at_the_size_limit_does_not_stall_its_partition(
     infrastructure: Infrastructure,
     db: AsyncDatabase,
@@ -485,13 +467,6 @@ async def test_a_poison_record_at_the_size_limit_does_not_stall_its_partition(
         await eventually(lambda: client_of(db, ref), timeout=4)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime bug: a document keeps the ids of its last APPLIED_KEPT (64) applied events, "
-    "but a redelivered batch may hold up to BatchLimits.max_records (500) events for one "
-    "aggregate: after a crash between storing and committing, the successor re-applies the "
-    "events whose ids were trimmed (80 events: 15 reclaims counted twice, 94 instead of 79)",
-)
 async def test_more_events_for_one_aggregate_than_it_keeps_ids_of_have_one_effect_each(
     infrastructure: Infrastructure,
     db: AsyncDatabase,
@@ -550,7 +525,7 @@ async def test_a_rebalance_in_the_middle_of_a_batch_leaves_one_client_per_claima
     limits = BatchLimits(max_records=100)
     replicas = []
     for _ in range(2):
-        persistence = await scanning_persistence(db)
+        persistence = await persistence_of(db)
         store = ReferralsStore(persistence)
         relay = OutboxRelay(
             producer, db, persistence.outbox, store.outbox_collections, persistence.profile
@@ -635,7 +610,7 @@ async def test_records_waiting_are_handled_in_batches(
 ) -> None:
     refs = [f"B{uuid.uuid4().hex[:6]}-{n}" for n in range(1000)]
     await publish_many(producer, claimant_topic, refs)
-    dispatcher = Recording(clients_dispatcher(await scanning_persistence(db)))
+    dispatcher = Recording(clients_dispatcher(await persistence_of(db)))
     async with running_consumer(infrastructure, claimant_topic, group_id, dispatcher, producer):
         await eventually(lambda: _count(db, len(refs)), timeout=20)
     sizes = [len(b) for b in dispatcher.batches]

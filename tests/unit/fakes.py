@@ -23,6 +23,7 @@ class InMemoryDocuments(Generic[A]):
     def __init__(self, id_field: str) -> None:
         self._id_field = id_field
         self.docs: dict[str, tuple[A, int, list[str]]] = {}
+        self.consumed: dict[str, dict[str, int]] = {}
         self.published: list[dict[str, Any]] = []
         self.writes = 0
         self.stale_next: list[str] = []  # ids whose next write loses a race, once per entry
@@ -32,7 +33,7 @@ class InMemoryDocuments(Generic[A]):
         ids = list(dict.fromkeys(ids))
         self.reads += len(ids)
         return {
-            i: Versioned(a.model_copy(deep=True), v, list(applied))
+            i: Versioned(a.model_copy(deep=True), v, list(applied), (), self.consumed.get(i))
             for i in ids
             if i in self.docs
             for a, v, applied in [self.docs[i]]
@@ -52,6 +53,9 @@ class InMemoryDocuments(Generic[A]):
                 continue
             applied = [*(current[2] if current else ()), *c.applied][-APPLIED_KEPT:]
             self.docs[doc_id] = (c.aggregate.model_copy(deep=True), (expected or 0) + 1, applied)
+            consumed = self.consumed.setdefault(doc_id, {})
+            for partition, offset in c.consumed.items():
+                consumed[partition] = max(offset, consumed.get(partition, -1))
             self.published += [e.model_dump(mode="json") for e in c.events]
         return stale
 

@@ -123,3 +123,17 @@ async def test_a_lost_race_raises_and_the_retry_applies_what_is_missing_once(cli
     await dispatcher.handle([change])
     client, version, applied = store.docs[client_id_for(KEY, "CLM-1")]
     assert client.benefit == "UC" and version == 2 and applied.count(change.event.id) == 1
+
+
+async def test_more_events_for_one_client_than_ids_kept_are_still_applied_once(clients) -> None:
+    """Positions, not only ids: a redelivered batch of 200 events for one client is a no-op."""
+    store, dispatcher = clients
+    batch = [item(jcp.ClaimantRegistered)] + [
+        item(jcp.ClaimantReclaimed, claimant_ref="CLM-1", reclaim_date="2026-04-01", benefit="UC")
+        for _ in range(200)
+    ]
+    batch = [Item(i.event, i.data, ("jcp.claimant-events.v1/0", n)) for n, i in enumerate(batch)]
+    await dispatcher.handle(batch)
+    await dispatcher.handle(batch)
+    client, _, _ = store.docs[client_id_for(KEY, "CLM-1")]
+    assert client.reclaims == 200
