@@ -1,0 +1,116 @@
+"""What a write or a read by _id costs must not grow with the collection.
+
+FerretDB 1.24's SQLite backend finds, updates, replaces and deletes by `_id` with the SQL
+expression `_ferretdb_sjson->'$._id'`, while its own unique `_id` index is on the different
+expression `_ferretdb_sjson->"_id"`, which SQLite does not use for it: each of those calls scanned
+the whole table (~0.3 s per update at 20,000 documents of 1 KB here). Our FerretDB wrapper
+(deploy/local/ferretdb) adds an index on the exact expression; this test fails without it.
+
+It compares medians within one run (100 documents, then the same collection grown to 20,000), not
+absolute times, so a slow or busy machine does not fail it. MongoDB should pass it too (not run).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+SMALL, LARGE = 100, 20_000
+BATCH = 500  # documents per insert_many
+SAMPLES = 25  # timed calls per operation and size
+# A scan is 40-70x here; B-tree depth and page-cache misses legitimately add up to ~2x (0.6-2.9x
+# measured with the index, under a load average of 10 on 2 cores), hence a generous bound.
+MAX_RATIO = 5.0
+# Below a millisecond differences are scheduling noise, not a scan; the denominator of the ratio
+# is at least this, so a very fast first phase does not make an unchanged second one fail.
+FLOOR_S = 0.001
+PAD = "x" * 900  # ~1 KB documents, like the services' aggregates
+
+
+def doc(n: int) -> dict:
+    return {"_id": f"doc-{n:06d}", "n": n, "status": "new", "pad": PAD}
+
+
+async def timed(call: Callable[[int], Awaitable[object]], numbers: list[int]) -> float:
+    """Median seconds of call(n) over numbers, after two untimed calls."""
+    for n in numbers[:2]:
+        await call(n)
+    samples = []
+    for n in numbers[2:]:
+        start = time.perf_counter()
+        await call(n)
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
+async def by_id_medians(coll: AsyncCollection, size: int, victims: list[int]) -> dict[str, float]:
+    """Median time of each kind of call by _id on a collection of `size` documents
+    (plus `victims`, which delete_one removes)."""
+    step = size // (SAMPLES + 2)
+    numbers = [i * step for i in range(SAMPLES + 2)]
+
+    async def find_one(n: int) -> None:
+        assert (await coll.find_one({"_id": f"doc-{n:06d}"}))["n"] == n
+
+    async def update_one(n: int) -> None:
+        result = await coll.update_one({"_id": f"doc-{n:06d}"}, {"$set": {"status": "seen"}})
+        assert result.matched_count == 1
+
+    async def replace_one(n: int) -> None:
+        replacement = {"n": n, "status": "replaced", "pad": PAD}
+        result = await coll.replace_one({"_id": f"doc-{n:06d}"}, replacement)
+        assert result.matched_count == 1
+
+    async def delete_one(n: int) -> None:
+        assert (await coll.delete_one({"_id": f"doc-{n:06d}"})).deleted_count == 1
+
+    return {
+        "find_one": await timed(find_one, numbers),
+        "update_one": await timed(update_one, numbers),
+        "replace_one": await timed(replace_one, numbers),
+        "delete_one": await timed(delete_one, victims),
+    }
+
+
+async def insert_batches(coll: AsyncCollection, start: int, stop: int) -> list[float]:
+    """insert_many documents start..stop-1 in batches; seconds per batch."""
+    took = []
+    for first in range(start, stop, BATCH):
+        batch = [doc(n) for n in range(first, min(first + BATCH, stop))]
+        began = time.perf_counter()
+        await coll.insert_many(batch)
+        took.append(time.perf_counter() - began)
+    return took
+
+
+async def test_calls_by_id_cost_the_same_at_100_and_20000_documents(db: AsyncDatabase) -> None:
+    coll = db["cost"]
+    # Documents 0..SMALL-1 stay; the victims of delete_one are numbered above LARGE.
+    small_victims = list(range(LARGE, LARGE + SAMPLES + 2))
+    large_victims = list(range(LARGE + SAMPLES + 2, LARGE + 2 * (SAMPLES + 2)))
+    await coll.insert_many([doc(n) for n in range(SMALL)] + [doc(n) for n in small_victims])
+    small = await by_id_medians(coll, SMALL, small_victims)
+
+    batches = await insert_batches(coll, SMALL, LARGE)
+    await coll.insert_many([doc(n) for n in large_victims])
+    assert await coll.estimated_document_count() == LARGE + SAMPLES + 2
+    large = await by_id_medians(coll, LARGE, large_victims)
+
+    # insert_many: the first batches went into a collection of hundreds, the last ones into
+    # one of ~20,000 documents.
+    small["insert_many"] = statistics.median(batches[:5])
+    large["insert_many"] = statistics.median(batches[-5:])
+
+    ratios = {op: large[op] / max(small[op], FLOOR_S) for op in small}
+    report = "; ".join(
+        f"{op}: {small[op] * 1000:.2f} ms at {SMALL}, {large[op] * 1000:.2f} ms at {LARGE} "
+        f"({ratios[op]:.1f}x)"
+        for op in small
+    )
+    print(report)  # shown with -s, or -rP
+    grown = [op for op, ratio in ratios.items() if ratio >= MAX_RATIO]
+    assert not grown, f"cost grows with the collection for {grown}: {report}"
