@@ -9,7 +9,8 @@ Needs the platform up (`make run`, or `DEMO=0 make run`). One run:
 2. samples the referrals group's committed offsets on that topic every half second and reports
    events/s per tenth of the run, overall, and the last tenth against the first;
 3. reports when every consumer group of the platform had committed up to the end of every
-   partition it consumes, counted from the first publish;
+   partition it consumes (and every new client was announced on `referrals.events.v1`),
+   counted from the first publish;
 4. reports each service's resident memory (from /proc);
 5. then, with the platform idle, runs the floor: one raw aiokafka loop over the same records
    (a fresh group, `getmany` batches, one `insert_many` into a scratch database and one produced
@@ -53,7 +54,7 @@ from runtime.mongo import connect
 from runtime.supervisor import SERVICES
 from schemas import jcp
 from schemas.envelope import CloudEvent
-from schemas.topics import JCP_CLAIMANT_EVENTS
+from schemas.topics import JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS
 
 KAFKA = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
 MONGO = os.environ.get("MONGODB_URI", "mongodb://127.0.0.1:27017")
@@ -242,9 +243,10 @@ class Probe:
 
 
 # --- service memory ----------------------------------------------------------------------------
-def service_pids(names: Iterable[str], groups: Iterable[str]) -> dict[str, list[int]]:
+def service_pids(names: Iterable[str], groups: Iterable[str], kafka: str) -> dict[str, list[int]]:
     """Python processes started as `-m services.<name>` (replicas included), leaving out those
-    whose environment names a consumer group not measured (someone's separate copy)."""
+    whose environment names another broker or a consumer group not measured (a test's or a
+    colleague's separate copy)."""
     ours = {"", *groups}
     wanted = {f"services.{n}".encode(): n for n in names}
     found: dict[str, list[int]] = {n: [] for n in wanted.values()}
@@ -257,19 +259,20 @@ def service_pids(names: Iterable[str], groups: Iterable[str]) -> dict[str, list[
             continue  # a wrapper such as `timeout` or a shell, not the service itself
         for flag, module in itertools.pairwise(args):
             if flag == b"-m" and module in wanted:
-                name = wanted[module]
-                if _group_of(entry) in ours:
-                    found[name].append(int(entry.name))
+                env = _environment(entry)
+                group = env.get("KAFKA_GROUP_ID", "")
+                broker = env.get("KAFKA_BOOTSTRAP_SERVERS", kafka)
+                if group in ours and broker in (kafka, ""):
+                    found[wanted[module]].append(int(entry.name))
     return found
 
 
-def _group_of(proc: Path) -> str:
-    """The KAFKA_GROUP_ID a process was started with ('' when unset or unreadable)."""
+def _environment(proc: Path) -> dict[str, str]:
+    """The environment a process was started with ({} when unreadable)."""
     with contextlib.suppress(OSError):
-        for var in (proc / "environ").read_bytes().split(b"\0"):
-            if var.startswith(b"KAFKA_GROUP_ID="):
-                return var.partition(b"=")[2].decode(errors="replace")
-    return ""
+        pairs = (v.partition(b"=") for v in (proc / "environ").read_bytes().split(b"\0"))
+        return {k.decode(errors="replace"): v.decode(errors="replace") for k, _, v in pairs}
+    return {}
 
 
 def rss_mb(pid: int) -> float:
@@ -303,6 +306,10 @@ class Watch:
     last_lags: dict[str, int] = field(default_factory=dict)
     peak_rss: dict[str, float] = field(default_factory=dict)
     memberless: set[str] = field(default_factory=set)
+    # Each new client is announced on referrals.events.v1: until the run's N are there, an
+    # outbox still holds some, whatever the offsets say.
+    announced_from: Offsets = field(default_factory=dict)
+    announced: int = 0
 
     def acked(self, future: asyncio.Future[Any]) -> None:
         if not future.cancelled() and future.exception() is None:
@@ -337,7 +344,8 @@ def progress(line: str) -> None:
 async def watch(probe: Probe, w: Watch, args: argparse.Namespace) -> None:
     """Sample every `--sample` s until every group has caught up, the timeout, or a stall."""
     last_change, last_state, streak_from = 0.0, None, None
-    pids = service_pids(SERVICES, probe.groups)
+    pids = service_pids(SERVICES, probe.groups, args.kafka)
+    announcements = await probe.partitions(REFERRAL_EVENTS.name)
     next_describe = 0.0
     while True:
         now = time.monotonic() - w.t_first
@@ -345,7 +353,10 @@ async def watch(probe: Probe, w: Watch, args: argparse.Namespace) -> None:
             await probe.refresh_groups()
             w.memberless.update(g for g, count in probe.members.items() if not count)
             next_describe = now + 5.0
-        lags, _, committed = await probe.lags()
+        (lags, _, committed), announced = await asyncio.gather(
+            probe.lags(), probe.end_offsets(announcements)
+        )
+        w.announced = sum(o - w.announced_from.get(tp, o) for tp, o in announced.items())
         done = w.handled(committed[args.referrals_group])
         now = time.monotonic() - w.t_first
         w.samples.append((now, min(done, w.n)))
@@ -354,15 +365,15 @@ async def watch(probe: Probe, w: Watch, args: argparse.Namespace) -> None:
         for name, ids in pids.items():
             total = sum(rss_mb(p) for p in ids)
             w.peak_rss[name] = max(w.peak_rss.get(name, 0.0), total)
-        # Progress is a commit by any group (a growing topic nobody consumes is no progress).
-        state = (done, *(sum(committed[g].values()) for g in probe.groups))
+        # Progress: a commit by any group, or an announcement (not a topic merely growing).
+        state = (done, w.announced, *(sum(committed[g].values()) for g in probe.groups))
         if state != last_state:
             last_change, last_state = now, state
         lagging = ", ".join(f"{g} {lag:,}" for g, lag in lags.items() if lag)
         progress(f"  {now:6.1f} s  referrals {min(done, w.n):,}/{w.n:,}  lag: {lagging or 'none'}")
-        # Caught up: everything published and handled by referrals, and no group lagging for
-        # `--settle` s (a relay may still publish events whose cause is already committed).
-        if w.published.is_set() and done >= w.n and not any(lags.values()):
+        # Caught up: everything published and handled by referrals, every new client announced,
+        # and no group lagging for `--settle` s (a relay may publish after the commit).
+        if w.published.is_set() and done >= w.n and w.announced >= w.n and not any(lags.values()):
             streak_from = now if streak_from is None else streak_from
             if now - streak_from >= args.settle:
                 w.caught_up_at = streak_from
@@ -576,7 +587,12 @@ def report_catch_up(w: Watch, before: Offsets, after: Offsets) -> None:
         row("  i.e. end to end", f"{n / w.caught_up_at:9,.0f} events/s")
     else:
         lagging = ", ".join(f"{g} {lag:,}" for g, lag in w.last_lags.items() if lag)
-        row("every group caught up after", "not yet", f"{w.gave_up}; to commit: {lagging}")
+        row("every group caught up after", "not yet", f"{w.gave_up}; to commit: {lagging or '-'}")
+        if w.announced < n:
+            print(
+                f"  note: {REFERRAL_EVENTS.name} gained {w.announced:,} records, fewer than the"
+                f" {n:,} new clients to announce: events are still in an outbox"
+            )
     growth: dict[str, int] = {}
     for tp, offset in after.items():
         if offset > before.get(tp, 0):
@@ -647,6 +663,7 @@ async def run(args: argparse.Namespace) -> int:
         if any(backlog.values()):
             print(f"  warning: an earlier backlog was still draining at the start: {backlog}")
         w = Watch(n=n, absent=set(absent))
+        w.announced_from = await probe.end_offsets(await probe.partitions(REFERRAL_EVENTS.name))
         prod = producer(args.kafka, "bench-jcp-feed")
         await prod.start()
         sampler = None
@@ -669,7 +686,7 @@ async def run(args: argparse.Namespace) -> int:
             f"(built and validated beforehand in {prepared:.2f} s)",
         )
         await sampler
-        pids = service_pids(SERVICES, probe.groups)
+        pids = service_pids(SERVICES, probe.groups, args.kafka)
         rss = {name: sum(rss_mb(p) for p in ids) for name, ids in pids.items()}
         for name, mb in rss.items():
             w.peak_rss[name] = max(w.peak_rss.get(name, 0.0), mb)
@@ -685,7 +702,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.no_floor:
         return 0
     if w.caught_up_at is None:
-        print("  note: the platform is still busy, so the floor shares the CPUs with it")
+        print("  note: the platform has not caught up, so the floor may share the CPUs with it")
     floor_rate, floor_count = await floor(args, run_id, w)
     row(
         "floor (raw aiokafka + insert_many)",
@@ -723,15 +740,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help=f"a smoke run of {QUICK_EVENTS:,} events"
     )
-    parser.add_argument("--kafka", default=KAFKA, help="$KAFKA_BOOTSTRAP_SERVERS")
-    parser.add_argument("--mongo", default=MONGO, help="$MONGODB_URI (the floor's store)")
+    parser.add_argument("--kafka", default=KAFKA, help="Kafka (default: %(default)s)")
+    parser.add_argument("--mongo", default=MONGO, help="the floor's store (default: %(default)s)")
     parser.add_argument(
         "--groups",
         default=",".join(SERVICES),
         type=lambda s: [g for g in s.split(",") if g],
         help="the platform's consumer groups, comma-separated (default: %(default)s)",
     )
-    parser.add_argument("--referrals-group", default="referrals")
+    parser.add_argument(
+        "--referrals-group", default="referrals", help="the group of the referrals stage"
+    )
     parser.add_argument("--sample", type=float, default=0.5, help="seconds between samples")
     parser.add_argument(
         "--timeout", type=float, help="give up waiting after this many s (default 600; quick 300)"
@@ -743,7 +762,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--settle",
         type=float,
         default=2.0,
-        help="s that every group must stay caught up, no topic growing, to count as caught up",
+        help="s that every group must stay caught up to count as caught up",
     )
     parser.add_argument(
         "--drain", type=float, default=60.0, help="s to wait for an earlier backlog to drain"
