@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 SMALL, LARGE = 100, 20_000
 BATCH = 500  # documents per insert_many
 SAMPLES = 25  # timed calls per operation and size
-# A scan is 40-70x here; B-tree depth and page-cache misses legitimately add up to ~2x (0.6-2.9x
+# A scan is 41-131x here; B-tree depth and page-cache misses legitimately add up to ~2x (0.6-2.9x
 # measured with the index, under a load average of 10 on 2 cores), hence a generous bound.
 MAX_RATIO = 5.0
 # Below a millisecond differences are scheduling noise, not a scan; the denominator of the ratio
