@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 
 from runtime.ids import derived_event_id
 from schemas.base import EventData
-from schemas.envelope import CloudEvent
+from schemas.envelope import CloudEvent, utc_now
 from schemas.topics import topic_for
 
 
@@ -28,15 +27,19 @@ def to_cloudevent(
     """
     subject = str(getattr(data, topic_for(data.event_type).key))
     payload = data.model_dump(mode="json")
+    # The canonical content is the model's own JSON (fields in the model's order), made in
+    # pydantic-core: the same data gives the same id, at a fraction of `json.dumps`'s cost.
     event_id = (
-        derived_event_id(cause_id, data.event_type, subject, json.dumps(payload, sort_keys=True))
+        derived_event_id(cause_id, data.event_type, subject, data.model_dump_json())
         if cause_id
         else str(uuid.uuid4())
     )
-    return CloudEvent.create(
+    # Built without validating again: `data` is a validated model and the rest is ours.
+    return CloudEvent.model_construct(
         id=event_id,
         type=data.event_type,
         source=source,
+        time=utc_now(),
         subject=subject,
         correlationid=correlationid,
         data=payload,
