@@ -9,7 +9,10 @@ document and that version, writes, and deletes the claim:
 - while the claim exists, every other writer of `v + 1` fails to insert it and is told its copy
   is stale (it reloads and retries, as after any lost race);
 - after the claim is gone the document is at `v + 1`, so a late writer that still holds `v`
-  wins the claim but its update's version filter matches nothing: stale again.
+  wins the claim but then reads the document at `v + 1`: stale again. (The holder reads the
+  version after claiming and writes by `_id` alone: only the holder of the claim on `v + 1` can
+  move the document off `v`, and `{"_id": ...}` is the one filter FerretDB answers from an
+  index.)
 
 Only the claim's holder can therefore write `v + 1`, whatever the number of replicas. A holder
 that dies between claim and release leaves the claim behind; after `expire_after` seconds

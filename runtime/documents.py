@@ -230,16 +230,26 @@ class DocumentStore(Generic[A]):
         gate = asyncio.Semaphore(_CONCURRENT_WRITES)
 
         async def update(n: int, doc: dict[str, Any], version: int) -> None:
-            if claims is not None and not claims[n]:
-                stale.add(doc["_id"])
-                return
             body = {k: v for k, v in doc.items() if k != "_id"}
             async with gate:
-                result = await self.collection.update_one(
-                    {"_id": doc["_id"], "version": version}, {"$set": body}
-                )
-            if result.matched_count != 1:
-                stale.add(doc["_id"])
+                if claims is None:  # an atomic store: the filter is the compare-and-set
+                    result = await self.collection.update_one(
+                        {"_id": doc["_id"], "version": version}, {"$set": body}
+                    )
+                    if result.matched_count != 1:
+                        stale.add(doc["_id"])
+                    return
+                if not claims[n]:
+                    stale.add(doc["_id"])
+                    return
+                # We hold the claim on version + 1, so only we can move the document off the
+                # version we read now. Filter by `_id` alone: FerretDB answers only that filter
+                # from an index (with the version in it, it scans the collection).
+                current = await self.collection.find_one({"_id": doc["_id"]}, {"version": 1})
+                if current is None or current["version"] != version:
+                    stale.add(doc["_id"])
+                    return
+                await self.collection.update_one({"_id": doc["_id"]}, {"$set": body})
 
         try:
             await asyncio.gather(*(update(n, d, v) for n, (d, v) in enumerate(targets)))

@@ -137,6 +137,7 @@ class OutboxRelay:
         self._errors = RepeatedErrors()
         self._hints: deque[Hint] = deque()
         self._queued: set[str] = set()  # ids of the events in `_hints`
+        self.sweep_pending = False
         self._backlog = 0
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
@@ -186,8 +187,9 @@ class OutboxRelay:
             try:
                 await self.relay_hinted()
                 if loop.time() >= next_sweep:
-                    await self.sweep()
-                    next_sweep = loop.time() + self._sweep_seconds
+                    await self.sweep(limit=4)
+                    if not self.sweep_pending:
+                        next_sweep = loop.time() + self._sweep_seconds
                 if failures:
                     self._errors.resolved("publish", "outbox.relay_recovered")
                 self.healthy, failures = True, 0
@@ -234,16 +236,25 @@ class OutboxRelay:
             count += size
         return count
 
-    async def sweep(self, *, settled_only: bool = True) -> int:
-        """Publish the events of markers left behind (by a crash, or another replica)."""
+    async def sweep(self, *, settled_only: bool = True, limit: int | None = None) -> int:
+        """Publish the events of markers left behind (by a crash, or another replica).
+
+        With `limit`, handle at most that many markers and leave `sweep_pending` set if more
+        are waiting, so the caller can go back to fresh hints in between: a long backlog of
+        leftovers never holds up what is being written now."""
         now = datetime.now(UTC)
-        count = 0
+        count = handled = 0
+        self.sweep_pending = False
         # The markers collection holds only unpublished batches: scanning it is cheap, and a
         # filter on `at` would scan it on FerretDB anyway.
         async for marker in self._markers.find({}).limit(1000):
             age = now - marker["at"]
             if settled_only and age < self._settle:
                 continue
+            if limit is not None and handled >= limit:
+                self.sweep_pending = True
+                break
+            handled += 1
             events = await self._pending_events(marker)
             if events:
                 await self._publish(events)

@@ -13,6 +13,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from runtime.bulk import find_by_ids
 from runtime.persistence import Persistence
 from schemas.visibility import EMPLOYER_CONSENTED_DETAILS
 from services.vacancies.domain import Vacancy
@@ -21,6 +22,7 @@ from services.vacancies.domain import Vacancy
 class VacanciesStore:
     def __init__(self, persistence: Persistence) -> None:
         db = persistence.db
+        self._profile = persistence.profile
         self.vacancies = persistence.documents("vacancies", Vacancy, id_field="vacancy_id")
         self._employers = db["employers"]
         self._shortlist = db["shortlist"]
@@ -91,5 +93,4 @@ class VacanciesStore:
         )
 
     async def candidates(self, client_ids: list[str]) -> dict[str, dict[str, Any]]:
-        cursor = self._candidates.find({"_id": {"$in": client_ids}})
-        return {doc["_id"]: doc async for doc in cursor}
+        return await find_by_ids(self._candidates, client_ids, self._profile)

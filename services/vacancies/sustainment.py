@@ -8,6 +8,7 @@ from datetime import date
 
 import structlog
 
+from runtime.errors import Conflict
 from runtime.events import enveloper
 from services.vacancies.store import VacanciesStore
 
@@ -29,9 +30,14 @@ async def check_due(store: VacanciesStore, today: date) -> int:
     """
     count = 0
     for vacancy_id in await store.due_for_sustainment(today):
-        await store.vacancies.mutate(
-            {"_id": vacancy_id}, lambda v: v.check_sustainment(today), _wrap
-        )
+        try:
+            await store.vacancies.mutate(
+                {"_id": vacancy_id}, lambda v: v.check_sustainment(today), _wrap
+            )
+        except Conflict:
+            # Other replicas kept winning the race for it: they are checking it right now.
+            log.info("sustainment.left_to_another_replica", vacancy_id=vacancy_id)
+            continue
         count += 1
     return count
 
