@@ -10,9 +10,11 @@ while order per key is kept.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import pydantic_core
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
@@ -48,6 +50,17 @@ class OutRecord:
     value: bytes | None  # None: a tombstone
     key: bytes | None
     headers: Headers
+
+    @classmethod
+    def of_stored(cls, event: Mapping[str, Any]) -> OutRecord:
+        """A CloudEvent as our outbox stores it (already validated when it was made):
+        encoded as it is, without building and validating the model again."""
+        return cls(
+            topic=topic_for(event["type"]).name,
+            value=pydantic_core.to_json(event),
+            key=str(event["subject"]).encode(),
+            headers=[("content-type", CLOUDEVENTS_CONTENT_TYPE.encode())],
+        )
 
     @classmethod
     def of(cls, event: CloudEvent) -> OutRecord:

@@ -289,9 +289,9 @@ class OutboxRelay:
         errors: list[BaseException | None] = []
         for event in events:
             try:
-                records.append(OutRecord.of(CloudEvent.model_validate(event)))
+                records.append(OutRecord.of_stored(event))
                 errors.append(None)
-            except (KeyError, ValueError) as exc:  # not a CloudEvent, or a type with no topic
+            except (KeyError, TypeError, ValueError) as exc:  # not a CloudEvent, or no topic
                 records.append(None)
                 errors.append(exc)
         sendable = [r for r in records if r is not None]
