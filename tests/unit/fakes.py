@@ -16,6 +16,19 @@ from runtime.documents import APPLIED_KEPT, Change, Versioned
 
 A = TypeVar("A", bound=BaseModel)
 
+CLAIM: dict[str, Any] = {
+    "claimant_ref": "CLM-1",
+    "benefit": "JSA",
+    "claim_start": "2026-01-05",
+    "jcp_office": "Stockton",
+    "local_authority": "Stockton-on-Tees",
+    "ward": "Stainsby Hill",
+    "postcode_district": "TS17",
+    "age_band": "16-24",
+    "priority_groups": [],
+}
+"""A valid `jcp.claimant.registered` payload for tests to vary."""
+
 
 class InMemoryDocuments(Generic[A]):
     """The part of `DocumentStore` the `Aggregates` dispatcher uses, in a dict."""

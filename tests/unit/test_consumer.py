@@ -14,19 +14,8 @@ from runtime.documents import StaleAggregate
 from runtime.handlers import Item
 from schemas import jcp
 from schemas.envelope import CloudEvent
-from tests.unit.fakes import RecordingDeadLetters, record
+from tests.unit.fakes import CLAIM, RecordingDeadLetters, record
 
-CLAIM = {
-    "claimant_ref": "CLM-1",
-    "benefit": "JSA",
-    "claim_start": "2026-01-05",
-    "jcp_office": "Stockton",
-    "local_authority": "Stockton-on-Tees",
-    "ward": "Stainsby Hill",
-    "postcode_district": "TS17",
-    "age_band": "16-24",
-    "priority_groups": [],
-}
 NO_WAIT = Backoff(base=0.0, cap=0.0)
 
 

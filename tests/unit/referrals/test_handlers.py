@@ -12,20 +12,9 @@ from schemas import jcp
 from schemas.envelope import CloudEvent
 from services.referrals.domain import Client
 from services.referrals.handlers import client_id_for, handlers
-from tests.unit.fakes import InMemoryDocuments
+from tests.unit.fakes import CLAIM, InMemoryDocuments
 
 KEY = "a-test-key-of-enough-length"
-CLAIM = {
-    "claimant_ref": "CLM-1",
-    "benefit": "JSA",
-    "claim_start": "2026-01-05",
-    "jcp_office": "Stockton",
-    "local_authority": "Stockton-on-Tees",
-    "ward": "Stainsby Hill",
-    "postcode_district": "TS17",
-    "age_band": "16-24",
-    "priority_groups": ["carer"],
-}
 
 
 def item(model: type[jcp.EventData], **data: Any) -> Item:
