@@ -353,16 +353,17 @@ class EventConsumer:
     async def _fetch(
         self, consumer: AIOKafkaConsumer
     ) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """Up to `max_records` from each assigned partition: aiokafka's limit is per call."""
+        """Up to `max_records` from each assigned partition that has any.
+
+        aiokafka's `max_records` bounds a whole call, which then returns mostly one partition:
+        wait for the first batch, then take what the other partitions already have buffered,
+        each up to the limit, so partitions are handled side by side."""
         limit = self._limits.max_records
-        fetched = await consumer.getmany(
-            timeout_ms=1000, max_records=limit * max(1, len(consumer.assignment()))
-        )
-        for tp, records in fetched.items():
-            if len(records) > limit:
-                consumer.seek(tp, records[limit].offset)  # the rest comes with the next fetch
-                fetched[tp] = records[:limit]
-        return fetched
+        batches = await consumer.getmany(timeout_ms=1000, max_records=limit)
+        if batches:
+            for tp in consumer.assignment() - batches.keys():
+                batches.update(await consumer.getmany(tp, timeout_ms=0, max_records=limit))
+        return batches
 
     async def _handle(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> str | None:
         """Handle each partition's batch (partitions concurrently); commit those done. The
