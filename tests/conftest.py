@@ -48,7 +48,7 @@ class Infrastructure:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so `-m "not e2e"` and friends select what they say."""
     for item in items:
-        for kind in ("integration", "e2e"):
+        for kind in ("integration", "e2e", "faults"):
             if f"tests/{kind}/" in item.nodeid:
                 item.add_marker(getattr(pytest.mark, kind))
 
