@@ -422,20 +422,29 @@ class Deployment:
             await asyncio.sleep(0.05)
 
     async def strike(
-        self, batch: Batch, fault: Callable[[], Awaitable[None]], share: float = 0.3
+        self,
+        batch: Batch,
+        fault: Callable[[], Awaitable[None]],
+        share: float = 0.3,
+        when: Callable[[], Awaitable[object]] | None = None,
     ) -> None:
         """Publish the batch, and strike once the referrals group has handled `share` of it
-        (mid-ingest: the rest is still to be consumed, relayed and committed)."""
+        (mid-ingest: the rest is still to be consumed, relayed and committed), or once `when`
+        returns (the batch is then load around other work, which `when` says is under way)."""
         await self.publish(batch)
-        await self.when_handled(batch, share)
+        if when is None:
+            await self.when_handled(batch, share)
+        else:
+            await when()
         batch.at_fault = await self.handled(batch)
         batch.mark("fault")
         await fault()
         batch.mark("fault over")
-        assert batch.at_fault < len(batch.refs), (
-            f"the fault came after the whole batch was handled ({batch.at_fault}); "
-            "nothing was mid-ingest"
-        )
+        if when is None:
+            assert batch.at_fault < len(batch.refs), (
+                f"the fault came after the whole batch was handled ({batch.at_fault}); "
+                "nothing was mid-ingest"
+            )
 
     # --- the effects ---
 

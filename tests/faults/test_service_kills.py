@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Flow:
     clients: list[str] = field(default_factory=list)
     referrals: dict[str, str] = field(default_factory=dict)  # client id -> referral id
     subscription: str = ""
+    job_ready: int = 0  # clients made job-ready so far
 
     @property
     def ward(self) -> str:
@@ -155,6 +157,16 @@ class Flow:
         assert assessed.status_code == 200, assessed.text
         ready = await provider.post(f"/clients/{client_id}/job-ready")
         assert ready.status_code == 200, ready.text
+        self.job_ready += 1
+
+    async def half_job_ready(self, timeout: float = 300.0) -> None:
+        """Wait until half the clients are job-ready: matching is proposing, vacancies and
+        notifications are taking the matches in, and half the flow is still to come."""
+        deadline = time.monotonic() + timeout
+        while self.job_ready < len(self.clients) // 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.job_ready} of {len(self.clients)} job-ready")
+            await asyncio.sleep(0.05)
 
     async def finish(self) -> None:
         if self.subscription:
@@ -267,15 +279,16 @@ async def test_a_killed_replica_rejoins_catches_up_and_doubles_nothing(
             await flow.prepare()
             batch = deployment.batch()
             victim = deployment.replicas(service)[1]
-            restarts = 0
+            restarts = job_ready_at_kill = 0
 
             async def kill() -> None:
-                nonlocal restarts
-                restarts = deployment.kill(victim)
+                nonlocal restarts, job_ready_at_kill
+                restarts, job_ready_at_kill = deployment.kill(victim), flow.job_ready
 
             job_ready = asyncio.create_task(flow.make_job_ready())
-            await deployment.strike(batch, kill)
+            await deployment.strike(batch, kill, when=flow.half_job_ready)
             await job_ready
+            assert job_ready_at_kill < FLOW_CLIENTS, "the flow was over before the kill"
             batch.mark("job-ready")
             await deployment.restarted(victim, restarts)
             batch.mark("restarted")
@@ -285,7 +298,7 @@ async def test_a_killed_replica_rejoins_catches_up_and_doubles_nothing(
             assert not problems, "\n".join(problems) + "\n" + deployment.tails([victim.name])
             await deployment.rejoined()
             batch.mark("rejoined")
-            print(batch.timeline())
+            print(f"{batch.timeline()}; {job_ready_at_kill} of {FLOW_CLIENTS} job-ready then")
             await deployment.forget(batch)
         finally:
             await flow.finish()
