@@ -323,7 +323,11 @@ class Deployment:
         for proc in self.processes:
             if wanted is not None and proc.name not in wanted:
                 continue
-            text = proc.log_path.read_text(errors="replace").splitlines()[-lines:]
+            text = [
+                line
+                for line in proc.log_path.read_text(errors="replace").splitlines()
+                if not any(noise in line for noise in _RECONNECT_NOISE)
+            ][-lines:]
             out.append(f"--- {proc.name} ({proc.log_path}):\n" + "\n".join(text))
         return "\n".join(out)
 
@@ -538,6 +542,8 @@ class Deployment:
         assert not problems, "\n".join(problems) + "\n" + self.tails()
 
 
+# aiokafka's lines while the broker is away: many a second, and they say nothing new.
+_RECONNECT_NOISE = ("Unable connect to node", "Unable to update metadata", "Failed fetch messages")
 WATCHED = [tp for t in TOPICS for dlq in (False, True) for tp in partitions(t, dlq=dlq)]
 WARDS = ("Bewsey & Whitecross", "Blacon Lodge", "Stainsby Hill", "Aston", "Grosvenor")
 

@@ -16,8 +16,9 @@ from tests.faults.conftest import Deployment, LocalInfra
 
 @pytest.mark.parametrize("part", ["kafka", "ferretdb"])
 async def test_a_restart_mid_ingest_loses_and_doubles_nothing(
-    deployment: Deployment, local_infra: LocalInfra, part: str
+    local_infra: LocalInfra, deployment: Deployment, part: str
 ) -> None:
+    # `local_infra` first: where it skips, no deployment is started for nothing.
     await deployment.quiet()
     batch = deployment.batch()
 
