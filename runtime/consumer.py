@@ -293,6 +293,10 @@ class EventConsumer:
             fetch_max_bytes=self._limits.max_bytes,
             fetch_max_wait_ms=self._limits.max_wait_ms,
             isolation_level="read_committed",
+            # Longer than the rebalance listener waits for a batch in hand (20 s): with the
+            # session timeout (10 s) in its place, a slow batch got its member expelled and
+            # the replicas took turns holding every partition.
+            rebalance_timeout_ms=60_000,
         )
         await consumer.start()
         consumer.subscribe([t.name for t in self.topics], listener=_WaitForBatch(self))
