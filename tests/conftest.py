@@ -18,13 +18,16 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 
 from runtime.topic_admin import ensure_topics
+from schemas.topics import JCP_CLAIMANT_EVENTS
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
@@ -73,12 +76,35 @@ def _docker_answers() -> bool:
     return probe.returncode == 0
 
 
+async def _prepare(bootstrap: str) -> None:
+    """Every topic of the contract, and a group coordinator that answers.
+
+    A fresh broker creates `__consumer_offsets` on the first group that asks for it; until
+    then groups get "coordinator not available" for several seconds, which a first test with
+    a short deadline would otherwise pay for.
+    """
+    await ensure_topics(bootstrap)
+    consumer = AIOKafkaConsumer(
+        JCP_CLAIMANT_EVENTS.name,
+        bootstrap_servers=bootstrap,
+        group_id="tests-warm-up",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not consumer.assignment() and time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=500)
+    finally:
+        await consumer.stop()
+
+
 @pytest.fixture(scope="session")
 def infrastructure() -> Iterator[Infrastructure]:
     kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
     if kafka and mongo:
         infra = Infrastructure(kafka, mongo, "environment")
-        asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
+        asyncio.run(_prepare(infra.kafka_bootstrap_servers))
         yield infra
         return
 
@@ -88,7 +114,7 @@ def infrastructure() -> Iterator[Infrastructure]:
             shutil.rmtree(TEST_INFRA_DIR / data, ignore_errors=True)
         if _infra("up").returncode == 0:
             infra = Infrastructure(*_local_addresses(), "local")
-            asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
+            asyncio.run(_prepare(infra.kafka_bootstrap_servers))
             try:
                 yield infra
             finally:
@@ -107,5 +133,5 @@ def infrastructure() -> Iterator[Infrastructure]:
         infra = Infrastructure(
             kafka_c.get_bootstrap_server(), mongo_c.get_connection_url(), "testcontainers"
         )
-        asyncio.run(ensure_topics(infra.kafka_bootstrap_servers))
+        asyncio.run(_prepare(infra.kafka_bootstrap_servers))
         yield infra
