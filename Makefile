@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test venv lint unit integration e2e schemas topics infra-up infra-down \
+.PHONY: run test venv lint unit integration e2e faults schemas topics infra-up infra-down \
         infra-status bench lock clean
 
 run: venv ## Start infrastructure, the four services and demo data; Ctrl-C stops it all
@@ -30,6 +30,9 @@ integration: venv
 
 e2e: venv
 	$(PY) -m pytest tests/e2e
+
+faults: venv
+	$(PY) -m pytest tests/faults
 
 schemas: venv ## Regenerate schemas/jsonschema after changing an event model
 	$(PY) -m schemas.export
