@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,36 @@ from runtime.supervisor import SERVICES, start_services, stop_services, wait_rea
 from tests.conftest import REPO, Infrastructure
 
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
+
+# A provider's assessment, an employer's vacancy and its person specification that match.
+ASSESSMENT = {
+    "skills": ["Customer Service", "cash handling"],
+    "qualification_level": 2,
+    "literacy": "level_1",
+    "numeracy": "entry_3",
+    "barriers": [{"type": "childcare", "blocking": False}],
+    "preferred_sectors": ["retail"],
+    "location": {"postcode_district": "WA5", "lat": 53.39, "lon": -2.62},
+    "max_travel_km": 15,
+    "available_hours_per_week": 30,
+}
+VACANCY = {
+    "employer_id": "E-GOLDEN-SQ",
+    "title": "Sales Assistant",
+    "sector": "retail",
+    "positions": 3,
+    "hours_per_week": 24,
+    "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
+    "closing_date": (date.today() + timedelta(days=30)).isoformat(),
+}
+SCOPE = {
+    "required_skills": ["customer service"],
+    "desirable_skills": ["cash handling"],
+    "min_qualification_level": 1,
+    "target_priority_groups": ["lone_parent"],
+    "target_wards": [],
+    "guarantees": {"interview": True, "work_trial": False},
+}
 
 
 def _free_port() -> int:

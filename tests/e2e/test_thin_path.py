@@ -4,40 +4,11 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import date
 
 from brokerage_client import JcpFeed, Platform, WebhookReceiver
 from brokerage_client.api import poll
-from tests.e2e.conftest import claimant, register_client
-
-ASSESSMENT = {
-    "skills": ["Customer Service", "cash handling"],
-    "qualification_level": 2,
-    "literacy": "level_1",
-    "numeracy": "entry_3",
-    "barriers": [{"type": "childcare", "blocking": False}],
-    "preferred_sectors": ["retail"],
-    "location": {"postcode_district": "WA5", "lat": 53.39, "lon": -2.62},
-    "max_travel_km": 15,
-    "available_hours_per_week": 30,
-}
-VACANCY = {
-    "employer_id": "E-GOLDEN-SQ",
-    "title": "Sales Assistant",
-    "sector": "retail",
-    "positions": 3,
-    "hours_per_week": 24,
-    "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
-    "closing_date": (date.today() + timedelta(days=30)).isoformat(),
-}
-SCOPE = {
-    "required_skills": ["customer service"],
-    "desirable_skills": ["cash handling"],
-    "min_qualification_level": 1,
-    "target_priority_groups": ["lone_parent"],
-    "target_wards": [],
-    "guarantees": {"interview": True, "work_trial": False},
-}
+from tests.e2e.conftest import ASSESSMENT, SCOPE, VACANCY, claimant, register_client
 
 
 async def subscribe(

@@ -10,13 +10,13 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
 import pytest
 
 from brokerage_client import WebhookReceiver
 from schemas import matching, notifications
 from schemas.topics import MATCH_EVENTS, NOTIFICATION_EVENTS
+from tests.e2e.conftest import ASSESSMENT, SCOPE, VACANCY
 from tests.faults.conftest import Batch, Deployment, partitions, registration
 
 # --- vacancies, matching, notifications: a small flow gives them work mid-ingest ------------
@@ -24,34 +24,6 @@ from tests.faults.conftest import Batch, Deployment, partitions, registration
 FLOW_CLIENTS = 20
 FLOW_VACANCIES = 2
 PROVIDER, BROKERAGE = "P-01", "EB-01"
-ASSESSMENT = {
-    "skills": ["Customer Service", "cash handling"],
-    "qualification_level": 2,
-    "literacy": "level_1",
-    "numeracy": "entry_3",
-    "barriers": [{"type": "childcare", "blocking": False}],
-    "preferred_sectors": ["retail"],
-    "location": {"postcode_district": "WA5", "lat": 53.39, "lon": -2.62},
-    "max_travel_km": 15,
-    "available_hours_per_week": 30,
-}
-VACANCY = {
-    "employer_id": "E-GOLDEN-SQ",
-    "title": "Sales Assistant",
-    "sector": "retail",
-    "positions": 3,
-    "hours_per_week": 24,
-    "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
-    "closing_date": (date.today() + timedelta(days=30)).isoformat(),
-}
-SCOPE = {
-    "required_skills": ["customer service"],
-    "desirable_skills": ["cash handling"],
-    "min_qualification_level": 1,
-    "target_priority_groups": ["lone_parent"],
-    "target_wards": [],
-    "guarantees": {"interview": True, "work_trial": False},
-}
 REFERRAL_STEPS = ("created", "accepted", "started")
 
 
