@@ -783,7 +783,13 @@ def plan(svc: Service, extra_ports: tuple[int, ...] = ()) -> str:
     a healthy one we did not start (EXTERNAL), or START one."""
     if svc.managed_pid() is not None:
         return MANAGED
-    svc.pid_file.unlink(missing_ok=True)  # stale: process gone or pid reused
+    if svc.pid_file.exists():
+        # Ours, just gone (e.g. killed): a JVM's threads can hold its ports a moment longer
+        # than its main thread lives. Let them go before judging who holds the port.
+        svc.pid_file.unlink(missing_ok=True)
+        deadline = time.monotonic() + 15
+        while any(port_open(p) for p in (svc.port, *extra_ports)) and time.monotonic() < deadline:
+            time.sleep(0.2)
     if port_open(svc.port):
         if svc.healthy():
             return EXTERNAL
