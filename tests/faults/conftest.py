@@ -65,6 +65,7 @@ from schemas.topics import (
     Topic,
 )
 from tests.conftest import REPO, TEST_INFRA_DIR, TEST_INFRA_ENV, Infrastructure, _infra
+from tests.e2e.conftest import claimant
 
 FAULT_EVENTS = int(os.environ.get("FAULT_EVENTS", "5000"))
 CATCH_UP_SECONDS = float(os.environ.get("FAULT_CATCH_UP_SECONDS", "300"))
@@ -549,18 +550,7 @@ WARDS = ("Bewsey & Whitecross", "Blacon Lodge", "Stainsby Hill", "Aston", "Grosv
 
 
 def registration(ref: str, **overrides: Any) -> CloudEvent:
-    data = {
-        "claimant_ref": ref,
-        "benefit": "IS_LP",
-        "claim_start": "2024-11-01",
-        "jcp_office": "Warrington",
-        "local_authority": "Warrington",
-        "ward": "Bewsey & Whitecross",
-        "postcode_district": "WA5",
-        "age_band": "25-49",
-        "priority_groups": ["lone_parent", "health_condition"],
-        **overrides,
-    }
+    data = claimant(ref, **overrides)
     jcp.ClaimantRegistered.model_validate(data)  # never publish poison by accident
     return CloudEvent.create(
         type=jcp.ClaimantRegistered.event_type,
