@@ -16,9 +16,16 @@ _bearer = HTTPBearer(auto_error=False, description="A token from deploy/local/de
 
 
 def load_tokens(path: Path) -> dict[str, Principal]:
-    """`{"<token>": {"org_id": "...", "role": "..."}}` as the contract shapes it."""
+    """`{"<token>": {"org_id", "role", "partnership"}}` as the contract shapes it.
+
+    A token without a partnership belongs to none and sees no partnership's records; only an
+    explicit `"*"` (national operations) sees them all.
+    """
     raw = json.loads(path.read_text())
-    return {token: Principal(org_id=v["org_id"], role=v["role"]) for token, v in raw.items()}
+    return {
+        token: Principal(org_id=v["org_id"], role=v["role"], partnership=v.get("partnership", ""))
+        for token, v in raw.items()
+    }
 
 
 def current_principal(

@@ -31,6 +31,15 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 0
     tokens_file: Path = REPO_ROOT / "deploy" / "local" / "dev-tokens.json"
+    partnerships_file: Path = REPO_ROOT / "deploy" / "local" / "partnerships.json"
+    allow_clock_control: bool = Field(
+        default=False,
+        description="Serve POST /admin/clock so demonstrations and acceptance tests can move "
+        "this service's clock forward (never in production).",
+    )
+    timer_poll_seconds: float = Field(
+        default=1.0, gt=0, le=5, description="How often due timers are looked for."
+    )
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
     outbox_sweep_seconds: float = Field(

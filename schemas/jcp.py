@@ -41,6 +41,11 @@ class ClaimantBenefitChanged(EventData):
     from_benefit: Benefit
     to_benefit: Benefit
     effective_date: date
+    # Not in the contract's minimum: a feed that sends the claimant's current area with a
+    # benefit change lets the platform follow a move (see "Partnerships" in the contract).
+    local_authority: ShortText | None = None
+    ward: ShortText | None = None
+    postcode_district: PostcodeDistrict | None = None
 
 
 class ClaimantOffFlowed(EventData):

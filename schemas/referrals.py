@@ -7,26 +7,32 @@ may show them (see `schemas.visibility`).
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import date, datetime
+from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import EventData
 from schemas.types import (
     AgeBand,
     Benefit,
     ClaimantRef,
+    Code,
     ConsentScopes,
     EntityId,
     Location,
+    PartnershipId,
     PostcodeDistrict,
     PriorityGroups,
+    ProgrammeKind,
     QualificationLevel,
+    ReasonCode,
     ReferralStatus,
     Sectors,
     ShortText,
     Skills,
     SkillsForLifeLevel,
+    SlaName,
 )
 
 
@@ -42,6 +48,59 @@ class ClientRegistered(EventData):
     ward: ShortText
     postcode_district: PostcodeDistrict
     age_band: AgeBand
+    partnership: PartnershipId | None = Field(
+        default=None, description="The partnership whose local authorities include the client's."
+    )
+
+
+class ClientMoved(EventData):
+    """A later claimant event named another local authority: the client changed partnership.
+
+    With `tracking` consent the new partnership sees the client's earlier history too; without
+    it, only what happens from `at` on."""
+
+    event_type = "referrals.client.moved"
+
+    client_id: EntityId
+    from_partnership: PartnershipId
+    to_partnership: PartnershipId
+    local_authority: ShortText
+    ward: ShortText
+    history_follows: bool
+
+
+class ClientBenefitChanged(EventData):
+    """JCP's `benefit-changed`, kept as client history and re-published under the client id."""
+
+    event_type = "referrals.client.benefit-changed"
+
+    client_id: EntityId
+    from_benefit: Benefit
+    to_benefit: Benefit
+    effective_date: date | None = None
+    partnership: PartnershipId | None = None
+
+
+class ClientOffFlowed(EventData):
+    """JCP's `off-flowed`: the claim ended (`reason` `job` counts as an off-flow into work)."""
+
+    event_type = "referrals.client.off-flowed"
+
+    client_id: EntityId
+    off_flow_date: date
+    reason: Literal["job", "other", "unknown"]
+    partnership: PartnershipId | None = None
+
+
+class ClientReclaimed(EventData):
+    """JCP's `reclaimed`: a client who had left benefit claimed again (the revolving door)."""
+
+    event_type = "referrals.client.reclaimed"
+
+    client_id: EntityId
+    reclaim_date: date
+    benefit: Benefit
+    partnership: PartnershipId | None = None
 
 
 class ConsentRecorded(EventData):
@@ -54,6 +113,8 @@ class ConsentRecorded(EventData):
     current_scopes: ConsentScopes = Field(
         description="Every scope in force after this change, so a projection needs no history."
     )
+    form_version: Code | None = None
+    expires: date | None = None
 
 
 class ConsentWithdrawn(EventData):
@@ -64,6 +125,9 @@ class ConsentWithdrawn(EventData):
     client_id: EntityId
     scopes: ConsentScopes = Field(min_length=1)
     current_scopes: ConsentScopes
+    expired: bool = Field(
+        default=False, description="True when the scopes lapsed at their `expires` date."
+    )
 
 
 class ClientAssessed(EventData):
@@ -98,6 +162,30 @@ class ClientJobReady(EventData):
     priority_groups: PriorityGroups
     ward: ShortText
     consent_scopes: ConsentScopes
+    partnership: PartnershipId | None = None
+
+
+class ActionPlanItem(BaseModel):
+    """One agreed step, without its free text (which stays in the referrals service)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    item_id: EntityId
+    kind: Literal["training", "support", "job-search", "other"]
+    due: date
+    status: Literal["open", "done", "dropped"]
+    provider_id: EntityId | None = None
+
+
+class ActionPlanAgreed(EventData):
+    """The lead provider recorded (or revised) the client's action plan."""
+
+    event_type = "referrals.client.action-plan-agreed"
+
+    client_id: EntityId
+    provider_id: EntityId
+    items: list[ActionPlanItem] = Field(max_length=50)
+    partnership: PartnershipId | None = None
 
 
 class _ReferralEvent(EventData):
@@ -106,6 +194,12 @@ class _ReferralEvent(EventData):
     provider_id: EntityId
     status: ReferralStatus
     programme: ShortText
+    partnership: PartnershipId | None = None
+    lead: bool = False
+    referred_by: EntityId | None = Field(
+        default=None, description="The JCP organisation that made the referral."
+    )
+    programme_kind: ProgrammeKind | None = None
 
 
 class ReferralCreated(_ReferralEvent):
@@ -149,6 +243,67 @@ class ReferralWithdrawn(_ReferralEvent):
     reason: ShortText
 
 
+class ReferralOnHold(_ReferralEvent):
+    """The programme was full and waitlists: the referral waits for a place."""
+
+    event_type = "referrals.referral.on-hold"
+    status: Literal["on-hold"] = "on-hold"
+
+
+class ReferralReleased(_ReferralEvent):
+    """A place freed up and this waitlisted referral (the oldest) took it."""
+
+    event_type = "referrals.referral.released"
+    status: Literal["created"] = "created"
+
+
+class ReferralDidNotStart(_ReferralEvent):
+    event_type = "referrals.referral.did-not-start"
+    status: Literal["did-not-start"] = "did-not-start"
+    reason: ShortText
+
+
+class ReferralExpired(_ReferralEvent):
+    """Nobody acknowledged the referral within the programme's expiry period."""
+
+    event_type = "referrals.referral.expired"
+    status: Literal["expired"] = "expired"
+    reason: ShortText = "expired"
+
+
+class ReferralSlaBreached(_ReferralEvent):
+    """A working-day deadline passed unmet. Emitted once per referral and deadline."""
+
+    event_type = "referrals.referral.sla-breached"
+    sla: SlaName
+    due: datetime
+
+
+class ProgrammeCapacity(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    maximum: int = Field(ge=0, le=100_000)
+    available: int = Field(ge=0, le=100_000)
+    when_full: Literal["waitlist", "refuse"]
+    waiting: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class ProgrammeUpdated(EventData):
+    """A programme of the provider directory was created, replaced, or its capacity changed.
+
+    Keyed by `provider_id` on `referrals.directory.v1`, so other services (matching's routeways,
+    operations' reports) keep their own copy of the directory."""
+
+    event_type = "referrals.programme.updated"
+
+    provider_id: EntityId
+    programme_id: EntityId
+    kind: ProgrammeKind
+    status: Literal["active", "inactive", "temporarily-closed"]
+    partnerships: list[PartnershipId] = Field(max_length=50)
+    capacity: ProgrammeCapacity
+
+
 REFERRAL_LIFECYCLE: tuple[type[_ReferralEvent], ...] = (
     ReferralCreated,
     ReferralAccepted,
@@ -157,9 +312,18 @@ REFERRAL_LIFECYCLE: tuple[type[_ReferralEvent], ...] = (
     ReferralCompleted,
     ReferralDroppedOut,
     ReferralWithdrawn,
+    ReferralOnHold,
+    ReferralReleased,
+    ReferralDidNotStart,
+    ReferralExpired,
 )
 """Every event of a referral's lifecycle: each carries the referral's new `status`."""
 
-ACTIVE_REFERRAL_STATUSES: frozenset[ReferralStatus] = frozenset({"created", "accepted", "started"})
+ACTIVE_REFERRAL_STATUSES: frozenset[ReferralStatus] = frozenset(
+    {"created", "on-hold", "accepted", "started"}
+)
 """A referral is active until it ends. While active, its provider may act for the client and
-hears of the client's matches, and no second referral to the same programme may be made."""
+hears of the client's matches, and no second referral to the same programme may be made.
+The one definition: every service imports it from here."""
+
+REASON_CODES: tuple[ReasonCode, ...] = get_args(ReasonCode)

@@ -51,8 +51,20 @@ REFERRAL_EVENTS = Topic(
         referrals.ConsentWithdrawn,
         referrals.ClientAssessed,
         referrals.ClientJobReady,
+        referrals.ClientMoved,
+        referrals.ClientBenefitChanged,
+        referrals.ClientOffFlowed,
+        referrals.ClientReclaimed,
+        referrals.ActionPlanAgreed,
         *referrals.REFERRAL_LIFECYCLE,
+        referrals.ReferralSlaBreached,
     ),
+)
+DIRECTORY_EVENTS = Topic(
+    name="referrals.directory.v1",
+    key="provider_id",
+    written_by="referrals",
+    events=(referrals.ProgrammeUpdated,),
 )
 VACANCY_EVENTS = Topic(
     name="vacancies.events.v1",
@@ -84,6 +96,7 @@ NOTIFICATION_EVENTS = Topic(
 TOPICS: tuple[Topic, ...] = (
     JCP_CLAIMANT_EVENTS,
     REFERRAL_EVENTS,
+    DIRECTORY_EVENTS,
     VACANCY_EVENTS,
     MATCH_EVENTS,
     NOTIFICATION_EVENTS,
@@ -103,6 +116,7 @@ def topic_for(event_type: str) -> Topic:
 
 
 __all__ = [
+    "DIRECTORY_EVENTS",
     "EVENT_MODELS",
     "JCP_CLAIMANT_EVENTS",
     "MATCH_EVENTS",

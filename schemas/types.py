@@ -24,8 +24,38 @@ PriorityGroup = Literal[
 ConsentScope = Literal["providers", "employers", "tracking"]
 SkillsForLifeLevel = Literal["entry_1", "entry_2", "entry_3", "level_1", "level_2"]
 ReferralStatus = Literal[
-    "created", "accepted", "rejected", "started", "completed", "dropped-out", "withdrawn"
+    "created",
+    "on-hold",
+    "accepted",
+    "rejected",
+    "started",
+    "did-not-start",
+    "completed",
+    "dropped-out",
+    "withdrawn",
+    "expired",
 ]
+ReasonCode = Literal[
+    "ineligible",
+    "no-capacity",
+    "out-of-area",
+    "could-not-contact",
+    "declined-by-client",
+    "duplicate",
+    "inappropriate",
+    "moved-away",
+    "health",
+    "found-work",
+    "consent-withdrawn",
+    "referred-elsewhere",
+    "entered-in-error",
+    "other",
+]
+"""Why a referral was rejected, dropped out, withdrawn or did not start (coded, never free text)."""
+ProgrammeKind = Literal["assessment", "iag", "skills", "routeway", "support", "employment"]
+SlaName = Literal["acknowledge", "start", "action_plan"]
+PartnershipId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A partnership of local authorities (`deploy/local/partnerships.json`)."""
 VacancyStatus = Literal["posted", "open", "closed", "filled"]
 QualificationLevel = Annotated[int, Field(ge=0, le=8, description="RQF level 0-8.")]
 

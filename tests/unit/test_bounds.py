@@ -291,9 +291,11 @@ def _service(router: Any) -> FastAPI:
     app = create_http_app(title="t", description="d", lifespan=_no_lifespan, readiness=_ready)
     app.include_router(router)
     app.state.tokens = {
-        "eb": Principal(org_id="EB-01", role="employer_brokerage"),
-        "ops": Principal(org_id="OPS-01", role="operations"),
-        "p1": Principal(org_id="P-01", role="provider"),
+        "eb": Principal(
+            org_id="EB-01", role="employer_brokerage", partnership="cheshire-warrington"
+        ),
+        "ops": Principal(org_id="OPS-01", role="operations", partnership="cheshire-warrington"),
+        "p1": Principal(org_id="P-01", role="provider", partnership="cheshire-warrington"),
     }
     return app
 

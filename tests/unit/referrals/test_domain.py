@@ -22,11 +22,11 @@ from services.referrals.domain import (
     may_see_referral,
 )
 
-JCP = Principal("JCP-CW", "jcp")
-P01 = Principal("P-01", "provider")
-P02 = Principal("P-02", "provider")
-OPS = Principal("OPS", "operations")
-EB = Principal("EB-01", "employer_brokerage")
+JCP = Principal("JCP-CW", "jcp", "cheshire-warrington")
+P01 = Principal("P-01", "provider", "cheshire-warrington")
+P02 = Principal("P-02", "provider", "cheshire-warrington")
+OPS = Principal("OPS", "operations", "cheshire-warrington")
+EB = Principal("EB-01", "employer_brokerage", "cheshire-warrington")
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 RETAIL = Provider(provider_id="P-01", name="nextstep", programmes=["retail-routeway"])
 
