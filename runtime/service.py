@@ -127,7 +127,13 @@ class ServiceRuntime:
         return checks
 
     def http_app(
-        self, *, title: str, description: str, router: APIRouter, setup: Hook | None = None
+        self,
+        *,
+        title: str,
+        description: str,
+        router: APIRouter | None = None,
+        routers: Iterable[APIRouter] = (),
+        setup: Hook | None = None,
     ) -> FastAPI:
         """The service's ASGI app: its routes, health, docs, and the lifespan that runs it all."""
         app = create_http_app(
@@ -137,7 +143,8 @@ class ServiceRuntime:
             readiness=self.readiness,
             asyncapi=lambda: self.asyncapi(title, description),
         )
-        app.include_router(router)
+        for each in (*([router] if router else []), *routers):
+            app.include_router(each)
         if self.relay:
             app.include_router(self._operations_router(self.relay))
         return app

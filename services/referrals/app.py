@@ -8,6 +8,7 @@ from runtime.handlers import Aggregates
 from runtime.service import ServiceRuntime
 from schemas.topics import JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS
 from services.referrals.api import SOURCE, build_router
+from services.referrals.client_api import build_client_router
 from services.referrals.domain import load_directory
 from services.referrals.handlers import handlers
 from services.referrals.settings import Settings
@@ -32,6 +33,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Referrals service",
         description="Clients from JCP claimant events, consent, referrals to providers, "
         "assessments and job-readiness.",
-        router=build_router(store, settings.client_id_key),
+        routers=[build_router(store), build_client_router(store, settings.client_id_key)],
         setup=setup,
     )

@@ -1,4 +1,4 @@
-"""The referrals domain: clients, consent, the referral lifecycle, assessment and job-readiness.
+"""The referral lifecycle: one table of who may move a referral where, and one `apply`.
 
 Pure rules: no Kafka, no MongoDB, no HTTP. Each rule either returns the events it causes or
 raises a `runtime.errors` error that the HTTP layer maps to a status code.
@@ -7,28 +7,20 @@ raises a `runtime.errors` error that the HTTP layer maps to a status code.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, Field, computed_field
 
 from runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from runtime.principal import Principal
-from schemas import jcp
 from schemas import referrals as ev
 from schemas.base import EventData
 from schemas.types import (
-    AgeBand,
-    Benefit,
-    ConsentScope,
     EntityId,
-    Location,
-    PriorityGroup,
-    QualificationLevel,
     ReferralStatus,
-    ShortText,
-    SkillsForLifeLevel,
 )
+from services.referrals.clients import Client
 
 ACTIVE = ev.ACTIVE_REFERRAL_STATUSES
 
@@ -68,186 +60,6 @@ class Provider(BaseModel):
 
 def load_directory(text: str) -> list[Provider]:
     return [Provider.model_validate(entry) for entry in json.loads(text)]
-
-
-class Barrier(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal[
-        "childcare",
-        "travel",
-        "health",
-        "addiction",
-        "debt",
-        "housing",
-        "confidence",
-        "language",
-        "caring",
-        "other",
-    ]
-    blocking: bool
-
-
-class Assessment(BaseModel):
-    """The one-to-one jobs and skills assessment a provider records."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    skills: list[ShortText] = Field(max_length=50)
-    qualification_level: QualificationLevel
-    literacy: SkillsForLifeLevel
-    numeracy: SkillsForLifeLevel
-    barriers: list[Barrier] = Field(default_factory=list, max_length=20)
-    preferred_sectors: list[ShortText] = Field(default_factory=list, max_length=20)
-    location: Location
-    max_travel_km: float = Field(gt=0, le=200)
-    available_hours_per_week: float = Field(gt=0, le=48)
-
-    @property
-    def blocking_barriers(self) -> int:
-        return sum(1 for b in self.barriers if b.blocking)
-
-
-class RecordedAssessment(Assessment):
-    model_config = ConfigDict(extra="ignore")
-
-    assessed_by: EntityId
-    assessed_at: datetime
-
-
-class Client(BaseModel):
-    """A person out of work, known by a pseudonymous id; created from a JCP claimant event."""
-
-    client_id: EntityId
-    claimant_ref: str
-    benefit: Benefit
-    claim_start: date
-    jcp_office: str
-    local_authority: str
-    ward: str
-    postcode_district: str
-    age_band: AgeBand
-    priority_groups: list[PriorityGroup]
-    on_benefit: bool = True
-    reclaims: int = 0
-    consent_scopes: list[ConsentScope] = Field(default_factory=list)
-    assessment: RecordedAssessment | None = None
-    job_ready: bool = False
-    registered_at: datetime
-
-    @classmethod
-    def register(
-        cls, client_id: str, claim: jcp.ClaimantRegistered, at: datetime
-    ) -> tuple[Client, list[EventData]]:
-        """`at` is when JCP registered the claim (its event's time), so that rebuilding the
-        clients from the topic gives the same records."""
-        client = cls(
-            client_id=client_id,
-            registered_at=at,
-            **claim.model_dump(
-                include={
-                    "claimant_ref",
-                    "benefit",
-                    "claim_start",
-                    "jcp_office",
-                    "local_authority",
-                    "ward",
-                    "postcode_district",
-                    "age_band",
-                    "priority_groups",
-                }
-            ),
-        )
-        return client, [
-            ev.ClientRegistered(
-                client_id=client_id,
-                claimant_ref=claim.claimant_ref,
-                benefit=claim.benefit,
-                local_authority=claim.local_authority,
-                ward=claim.ward,
-                postcode_district=claim.postcode_district,
-                age_band=claim.age_band,
-            )
-        ]
-
-    # The contract has no referrals event for these: the record changes, nobody is told.
-    def change_benefit(self, change: jcp.ClaimantBenefitChanged) -> list[EventData]:
-        self.benefit = change.to_benefit
-        return []
-
-    def off_flow(self) -> list[EventData]:
-        self.on_benefit = False
-        return []
-
-    def reclaim(self, claim: jcp.ClaimantReclaimed) -> list[EventData]:
-        """A claim after leaving benefit: counted, because reclaims reveal the revolving door."""
-        self.on_benefit = True
-        self.benefit = claim.benefit
-        self.reclaims += 1
-        return []
-
-    def record_consent(self, scopes: list[ConsentScope]) -> list[EventData]:
-        added = [s for s in dict.fromkeys(scopes) if s not in self.consent_scopes]
-        if not added:
-            return []  # already in force: an idempotent repeat, nothing to tell anyone
-        self.consent_scopes = sorted({*self.consent_scopes, *added})
-        return [
-            ev.ConsentRecorded(
-                client_id=self.client_id, scopes=added, current_scopes=self.consent_scopes
-            )
-        ]
-
-    def withdraw_consent(self, scopes: list[ConsentScope]) -> list[EventData]:
-        removed = [s for s in dict.fromkeys(scopes) if s in self.consent_scopes]
-        if not removed:
-            return []
-        self.consent_scopes = [s for s in self.consent_scopes if s not in removed]
-        return [
-            ev.ConsentWithdrawn(
-                client_id=self.client_id, scopes=removed, current_scopes=self.consent_scopes
-            )
-        ]
-
-    def assess(self, assessment: Assessment, provider_id: str) -> list[EventData]:
-        self.assessment = RecordedAssessment(
-            **assessment.model_dump(), assessed_by=provider_id, assessed_at=_now()
-        )
-        # A new assessment supersedes the old readiness: the provider confirms it again.
-        self.job_ready = False
-        return [
-            ev.ClientAssessed(
-                client_id=self.client_id,
-                provider_id=provider_id,
-                qualification_level=assessment.qualification_level,
-                literacy=assessment.literacy,
-                numeracy=assessment.numeracy,
-                blocking_barriers=assessment.blocking_barriers,
-            )
-        ]
-
-    def mark_job_ready(self) -> list[EventData]:
-        if self.assessment is None:
-            raise Conflict("the client has no assessment yet")
-        if self.assessment.blocking_barriers:
-            raise Conflict("a blocking barrier is still open; resolve it in a new assessment")
-        self.job_ready = True
-        a = self.assessment
-        return [
-            ev.ClientJobReady(
-                client_id=self.client_id,
-                skills=a.skills,
-                qualification_level=a.qualification_level,
-                literacy=a.literacy,
-                numeracy=a.numeracy,
-                preferred_sectors=a.preferred_sectors,
-                location=a.location,
-                max_travel_km=a.max_travel_km,
-                available_hours_per_week=a.available_hours_per_week,
-                priority_groups=self.priority_groups,
-                ward=self.ward,
-                consent_scopes=self.consent_scopes,
-            )
-        ]
 
 
 class StatusChange(BaseModel):

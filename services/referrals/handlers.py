@@ -16,7 +16,7 @@ from runtime.ids import keyed_id
 from schemas import jcp
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
-from services.referrals.domain import Client
+from services.referrals.clients import Client
 
 Outcome = tuple[Client | None, list[EventData]]
 

@@ -25,7 +25,7 @@ from runtime.persistence import Persistence
 from schemas import jcp
 from schemas.envelope import CloudEvent
 from schemas.topics import REFERRAL_EVENTS, Topic
-from services.referrals.domain import Client
+from services.referrals.clients import Client
 from services.referrals.handlers import client_id_for, handlers
 from services.referrals.store import ReferralsStore
 from tests.conftest import Infrastructure

@@ -10,10 +10,9 @@ from runtime.errors import Conflict, Forbidden, Invalid, NotFound
 from runtime.principal import Principal
 from schemas import jcp
 from schemas import referrals as ev
+from services.referrals.clients import Assessment, Client
 from services.referrals.domain import (
     LIFECYCLE,
-    Assessment,
-    Client,
     Provider,
     Referral,
     check_may_act_for_client,
@@ -187,17 +186,17 @@ def test_job_ready_needs_an_assessment_without_blocking_barriers() -> None:
     blocked = Assessment.model_validate(
         {**ASSESSMENT.model_dump(), "barriers": [{"type": "housing", "blocking": True}]}
     )
-    client.assess(blocked, "P-01")
+    client.assess(blocked, "P-01", NOW)
     with pytest.raises(Conflict, match="blocking barrier"):
         client.mark_job_ready()
-    client.assess(ASSESSMENT, "P-01")
+    client.assess(ASSESSMENT, "P-01", NOW)
     (ready,) = client.mark_job_ready()
     assert ready.skills == ["customer service", "cash handling"]
     assert ready.priority_groups == ["lone_parent"] and ready.ward == "Bewsey & Whitecross"
 
 
 def test_assessment_event_carries_no_barrier_details() -> None:
-    (assessed,) = consented_client().assess(ASSESSMENT, "P-01")
+    (assessed,) = consented_client().assess(ASSESSMENT, "P-01", NOW)
     assert assessed.blocking_barriers == 0
     assert "childcare" not in assessed.model_dump_json()
 

@@ -10,7 +10,7 @@ from runtime.documents import StaleAggregate
 from runtime.handlers import Aggregates, Item
 from schemas import jcp
 from schemas.envelope import CloudEvent
-from services.referrals.domain import Client
+from services.referrals.clients import Client
 from services.referrals.handlers import client_id_for, handlers
 from tests.unit.fakes import CLAIM, InMemoryDocuments
 
