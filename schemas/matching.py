@@ -7,7 +7,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.base import EventData
-from schemas.types import Code, EntityId, LongText, ShortText
+from schemas.types import Code, EntityId, LongText, PartnershipId, ShortText
 
 Factor = Literal[
     "skills",
@@ -43,6 +43,23 @@ class MatchProposed(EventData):
     score: float = Field(ge=0, le=1)
     reasons: list[Reason] = Field(max_length=len(get_args(Factor)), description="One per factor.")
     rules_version: Code
+    partnership: PartnershipId | None = Field(
+        default=None, description="The vacancy's partnership, which is also the client's."
+    )
+
+
+WithdrawalReason = Literal[
+    "placed",
+    "vacancy-closed",
+    "vacancy-filled",
+    "vacancy-expired",
+    "consent-withdrawn",
+    "not-job-ready",
+    "gate-failed",
+    "rebalanced",
+]
+"""Why a match was withdrawn (the contract's codes). An employer reads `gate-failed` and
+`not-job-ready` as `no-longer-available`, never the name of the gate."""
 
 
 class MatchWithdrawn(EventData):
@@ -52,4 +69,5 @@ class MatchWithdrawn(EventData):
     vacancy_id: EntityId
     client_id: EntityId
     brokerage_id: EntityId
-    reason: ShortText
+    reason: ShortText = Field(description="One of `WithdrawalReason`'s codes.")
+    partnership: PartnershipId | None = None

@@ -11,6 +11,7 @@ from schemas.base import EventData
 from schemas.types import (
     EntityId,
     Location,
+    PartnershipId,
     PriorityGroups,
     QualificationLevel,
     ShortText,
@@ -31,10 +32,18 @@ class Guarantees(BaseModel):
     job: bool = False
 
 
+_PARTNERSHIP = Field(
+    default=None,
+    description="The partnership of the employer brokerage that posted the vacancy; only callers "
+    "of that partnership (and national operations) see it.",
+)
+
+
 class _VacancyEvent(EventData):
     vacancy_id: EntityId
     employer_id: EntityId
     brokerage_id: EntityId = Field(description="The employer-brokerage organisation that owns it.")
+    partnership: PartnershipId | None = _PARTNERSHIP
 
 
 class VacancyPosted(_VacancyEvent):
@@ -93,6 +102,7 @@ class _PlacementEvent(EventData):
     client_id: EntityId
     employer_id: EntityId
     brokerage_id: EntityId
+    partnership: PartnershipId | None = _PARTNERSHIP
 
 
 class PlacementStarted(_PlacementEvent):

@@ -11,7 +11,7 @@ from runtime.ids import derived_id
 from runtime.principal import Principal
 from schemas import matching as ev
 from schemas.base import EventData
-from schemas.matching import Reason
+from schemas.matching import Reason, WithdrawalReason
 from services.matching.rules import RULES_VERSION, ClientProfile, Evaluation, VacancySpec
 
 
@@ -20,12 +20,26 @@ def match_id_for(vacancy_id: str, client_id: str) -> str:
     return derived_id("MT", vacancy_id, client_id)
 
 
+_WITHDRAWAL_OF_GATE: dict[str | None, WithdrawalReason] = {
+    "job_ready": "not-job-ready",
+    "vacancy_open": "vacancy-closed",
+    "consent": "consent-withdrawn",
+}
+
+
+def withdrawal_reason(evaluation: Evaluation) -> WithdrawalReason:
+    """The contract's code for why a pair stopped being proposable; any other gate (or a score
+    under the minimum) is `gate-failed`, which never names the gate."""
+    return _WITHDRAWAL_OF_GATE.get(evaluation.failed_gate, "gate-failed")
+
+
 class Match(BaseModel):
     match_id: str
     vacancy_id: str
     client_id: str
     employer_id: str
     brokerage_id: str
+    partnership: str | None = None
     score: float
     reasons: list[Reason]
     rules_version: str
@@ -43,6 +57,7 @@ class Match(BaseModel):
             client_id=client.client_id,
             employer_id=vacancy.employer_id,
             brokerage_id=vacancy.brokerage_id,
+            partnership=vacancy.partnership,
             score=evaluation.score,
             reasons=evaluation.reasons,
             rules_version=RULES_VERSION,
@@ -59,6 +74,7 @@ class Match(BaseModel):
                     "client_id",
                     "employer_id",
                     "brokerage_id",
+                    "partnership",
                     "score",
                     "reasons",
                     "rules_version",
@@ -69,7 +85,7 @@ class Match(BaseModel):
     def reevaluate(self, evaluation: Evaluation) -> list[EventData]:
         """Apply a fresh evaluation: withdraw, re-propose or re-score; silent if unchanged."""
         if not evaluation.proposable:
-            return self.withdraw(f"no longer eligible ({evaluation.failed_gate or 'score'})")
+            return self.withdraw(withdrawal_reason(evaluation))
         unchanged = (
             self.status == "proposed"
             and self.score == evaluation.score
@@ -85,7 +101,7 @@ class Match(BaseModel):
         )
         return [self._proposed()]
 
-    def withdraw(self, reason: str) -> list[EventData]:
+    def withdraw(self, reason: WithdrawalReason) -> list[EventData]:
         if self.status == "withdrawn":
             return []
         self.status, self.withdrawn_reason = "withdrawn", reason
@@ -96,12 +112,17 @@ class Match(BaseModel):
                 client_id=self.client_id,
                 brokerage_id=self.brokerage_id,
                 reason=reason,
+                partnership=self.partnership,
             )
         ]
 
 
 def may_see_match(principal: Principal, match: Match, client_providers: set[str]) -> bool:
-    """Operations and JCP see all; a provider its clients' matches; a brokerage its vacancies'."""
+    """Nobody outside the match's partnership (but national operations) sees it. Within it,
+    operations and JCP see all; a provider its clients' matches (those it holds an active
+    referral for); a brokerage its vacancies'."""
+    if not principal.sees(match.partnership):
+        return False
     if principal.is_("operations", "jcp"):
         return True
     if principal.is_("provider"):

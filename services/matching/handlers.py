@@ -13,6 +13,7 @@ from runtime.events import Wrap, enveloper
 from schemas import referrals, vacancies
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
+from schemas.matching import WithdrawalReason
 from services.matching.domain import Match
 from services.matching.rules import ClientProfile, VacancySpec, evaluate
 from services.matching.store import MatchingStore
@@ -43,26 +44,55 @@ async def consider(
     await store.matches.mutate({"_id": existing.match_id}, lambda m: m.reevaluate(evaluation), wrap)
 
 
+async def consider_client(store: MatchingStore, client: ClientProfile, wrap: Wrap) -> None:
+    """Evaluate one client against every open vacancy: a pair whose gates now fail (consent,
+    partnership) is withdrawn, one that passes again is re-proposed."""
+    # One query for the client's matches, not one per vacancy.
+    known = await store.matches.find({"client_id": client.client_id})
+    matches = {m.vacancy_id: m for m in known}
+    for vacancy in await store.open_vacancies():
+        await consider(store, client, vacancy, matches.get(vacancy.vacancy_id), wrap)
+
+
 async def on_job_ready(
     event: CloudEvent, data: referrals.ClientJobReady, *, store: MatchingStore
 ) -> None:
     profile = ClientProfile.model_validate(data.model_dump())
     await store.save_profile(profile, list(data.consent_scopes))
-    # One query for the client's matches, not one per vacancy.
-    known = await store.matches.find({"client_id": data.client_id})
-    matches = {m.vacancy_id: m for m in known}
-    wrap = enveloper(SOURCE, cause=event)
-    for vacancy in await store.open_vacancies():
-        await consider(store, profile, vacancy, matches.get(vacancy.vacancy_id), wrap)
+    if profile.partnership is None:
+        # A feed that has not caught up with partnerships: the one a move recorded, if any.
+        stored = await store.client_doc(data.client_id) or {}
+        profile = profile.model_copy(update={"partnership": stored.get("partnership")})
+    await consider_client(store, profile, enveloper(SOURCE, cause=event))
+
+
+async def _reconsider(store: MatchingStore, client_id: str, event: CloudEvent) -> None:
+    """Re-evaluate a job-ready client after its consent or partnership changed. A client who is
+    not job-ready has no matches: nothing to read beyond its own document."""
+    doc = await store.client_doc(client_id)
+    if not doc or not doc.get("job_ready"):
+        return
+    await consider_client(store, ClientProfile.model_validate(doc), enveloper(SOURCE, cause=event))
 
 
 async def on_consent(
-    _: CloudEvent,
+    event: CloudEvent,
     data: referrals.ConsentRecorded | referrals.ConsentWithdrawn,
     *,
     store: MatchingStore,
 ) -> None:
+    """Without `providers` consent the client's live matches are withdrawn (`consent-withdrawn`)
+    and none proposed; recording it again brings them back."""
     await store.set_consent(data.client_id, list(data.current_scopes))
+    await _reconsider(store, data.client_id, event)
+
+
+async def on_client_moved(
+    event: CloudEvent, data: referrals.ClientMoved, *, store: MatchingStore
+) -> None:
+    """A client who moves is matched with the new partnership's vacancies, no longer the old."""
+    await store.set_partnership(data.client_id, data.to_partnership)
+    await _reconsider(store, data.client_id, event)
 
 
 async def on_referral(
@@ -93,7 +123,9 @@ async def on_vacancy_shut(
     store: MatchingStore,
 ) -> None:
     await store.shut_vacancy(data.vacancy_id)
-    reason = f"vacancy {data.status}"
+    reason: WithdrawalReason = (
+        "vacancy-filled" if isinstance(data, vacancies.VacancyFilled) else "vacancy-closed"
+    )
     for match_id in await store.proposed_match_ids(vacancy_id=data.vacancy_id):
         await store.matches.mutate(
             {"_id": match_id}, lambda m: m.withdraw(reason), enveloper(SOURCE, cause=event)
@@ -104,6 +136,7 @@ HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
     referrals.ClientJobReady: on_job_ready,
     referrals.ConsentRecorded: on_consent,
     referrals.ConsentWithdrawn: on_consent,
+    referrals.ClientMoved: on_client_moved,
     **dict.fromkeys(referrals.REFERRAL_LIFECYCLE, on_referral),
     vacancies.VacancyScoped: on_vacancy_scoped,
     vacancies.VacancyClosed: on_vacancy_shut,

@@ -15,8 +15,10 @@ from pydantic import BaseModel, Field
 
 from schemas.matching import Reason
 from schemas.types import (
+    ConsentScopes,
     EntityId,
     Location,
+    PartnershipId,
     PriorityGroups,
     QualificationLevel,
     Sectors,
@@ -25,7 +27,7 @@ from schemas.types import (
     Wards,
 )
 
-RULES_VERSION = "simple-2026.11.1"
+RULES_VERSION = "simple-2026.11.2"
 MIN_SCORE = 0.5
 LISTED_SKILLS_MAX_CHARS = 300
 """How much of an explanation may name matched skills; the rest are counted, not named."""
@@ -53,6 +55,12 @@ class ClientProfile(BaseModel):
     priority_groups: PriorityGroups
     ward: ShortText
     job_ready: bool = True
+    partnership: PartnershipId | None = None
+    consent_scopes: ConsentScopes | None = Field(
+        default=None,
+        description="The scopes in force; None when not known, as for a profile taken from the "
+        "job-ready event alone, which implies `providers` consent (a provider assessed them).",
+    )
 
 
 class VacancySpec(BaseModel):
@@ -71,6 +79,7 @@ class VacancySpec(BaseModel):
     target_priority_groups: PriorityGroups = Field(default_factory=list)
     target_wards: Wards = Field(default_factory=list)
     open: bool = True
+    partnership: PartnershipId | None = None
 
 
 @dataclass(frozen=True)
@@ -148,8 +157,18 @@ def _fail(gate: str) -> Evaluation:
 
 
 def evaluate(client: ClientProfile, vacancy: VacancySpec) -> Evaluation:
-    if not (client.job_ready and vacancy.open):
-        return _fail("availability")
+    if not client.job_ready:
+        return _fail("job_ready")
+    if not vacancy.open:
+        return _fail("vacancy_open")
+    # Tenancy: a partnership's clients are matched with its own vacancies only. A client whose
+    # partnership is not known yet matches no vacancy of a partnership.
+    if client.partnership != vacancy.partnership:
+        return _fail("partnership")
+    # Without `providers` consent nobody may act on the client's behalf, so nothing is proposed
+    # until it is recorded again (`employers` consent only governs what an employer sees).
+    if client.consent_scopes is not None and "providers" not in client.consent_scopes:
+        return _fail("consent")
     gate_reasons: list[Reason] = []
     # Targeted vacancies (e.g. a Public Service Compact for target wards) admit only their
     # groups. These reasons carry no weight and are never shown to an employer.

@@ -35,10 +35,18 @@ class MatchingStore:
     # --- the client pool (from referrals events) ---
 
     async def save_profile(self, profile: ClientProfile, consent_scopes: list[str]) -> None:
+        # A job-ready event without a partnership (from before partnerships) keeps the one a
+        # move may have recorded.
+        fields = profile.model_dump(mode="json", exclude_none=True)
         await self._clients.update_one(
             {"_id": profile.client_id},
-            {"$set": {**profile.model_dump(mode="json"), "consent_scopes": consent_scopes}},
+            {"$set": {**fields, "consent_scopes": consent_scopes}},
             upsert=True,
+        )
+
+    async def set_partnership(self, client_id: str, partnership: str) -> None:
+        await self._clients.update_one(
+            {"_id": client_id}, {"$set": {"partnership": partnership}}, upsert=True
         )
 
     async def set_consent(self, client_id: str, scopes: list[str]) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from runtime.auth import allow
-from runtime.errors import NotFound
+from runtime.errors import Invalid, NotFound
 from runtime.events import Wrap, enveloper
 from runtime.ids import new_id
 from runtime.principal import Principal
@@ -72,6 +72,8 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
     async def visible(vacancy_id: str, principal: Principal) -> Vacancy:
+        """The vacancy, or 404 when it is unknown or outside what the caller may see (another
+        partnership's, another brokerage's): the two are indistinguishable on purpose."""
         loaded = await store.vacancies.get(vacancy_id)
         if loaded is None or not domain.may_see_vacancy(principal, loaded.aggregate):
             raise NotFound("no such vacancy")
@@ -93,7 +95,11 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
         body: NewVacancy, principal: Brokerage, request: Request
     ) -> VacancyCreated:
         vacancy, events = Vacancy.post(
-            new_id("VAC"), principal.org_id, today(), **body.model_dump()
+            new_id("VAC"),
+            principal.org_id,
+            today(),
+            partnership=principal.partnership,
+            **body.model_dump(),
         )
         await store.register_employer(principal.org_id, body.employer_id)
         await store.vacancies.add(vacancy, wrap(request)(events))
@@ -103,12 +109,9 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
     async def list_vacancies(
         principal: Readers, status: VacancyStatus | None = None
     ) -> list[Vacancy]:
-        query: dict[str, str] = {}
-        if status:
-            query["status"] = status
-        if principal.is_("employer_brokerage"):
-            query["brokerage_id"] = principal.org_id
-        return await store.vacancies.find(query, sort=[("posted_at", -1)], limit=500)
+        return await store.vacancies.find(
+            domain.vacancy_query(principal, status), sort=[("posted_at", -1)], limit=500
+        )
 
     @router.get("/vacancies/{vacancy_id}", response_model=Vacancy)
     async def get_vacancy(vacancy_id: str, principal: Readers) -> Vacancy:
@@ -152,6 +155,12 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
     async def place(
         vacancy_id: str, body: NewPlacement, principal: Brokerage, request: Request
     ) -> PlacementCreated:
+        vacancy = await visible(vacancy_id, principal)
+        candidate = (await store.candidates([body.client_id])).get(body.client_id, {})
+        if not domain.client_may_be_placed(vacancy, candidate.get("partnership")):
+            raise Invalid(
+                "the client does not belong to the vacancy's partnership", field="client_id"
+            )
         placement_id = new_id("PL")
         await managed(
             vacancy_id,

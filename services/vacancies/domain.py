@@ -18,6 +18,7 @@ from schemas.base import EventData
 from schemas.types import (
     EntityId,
     Location,
+    PartnershipId,
     PriorityGroups,
     QualificationLevel,
     ShortText,
@@ -77,6 +78,11 @@ class Vacancy(BaseModel):
     vacancy_id: EntityId
     employer_id: EntityId
     brokerage_id: EntityId
+    partnership: PartnershipId | None = Field(
+        default=None,
+        description="The partnership of the brokerage that posted it: nobody outside it sees it. "
+        "None only on vacancies posted before partnerships, which national operations alone sees.",
+    )
     title: ShortText
     sector: ShortText
     positions: int = Field(ge=1, le=MAX_POSITIONS)
@@ -91,11 +97,12 @@ class Vacancy(BaseModel):
     posted_at: datetime
     next_check: date | None = Field(default=None, description="Earliest placement check due.")
 
-    def _ids(self) -> dict[str, str]:
+    def _ids(self) -> dict[str, str | None]:
         return {
             "vacancy_id": self.vacancy_id,
             "employer_id": self.employer_id,
             "brokerage_id": self.brokerage_id,
+            "partnership": self.partnership,
         }
 
     def _facts(self) -> dict[str, object]:
@@ -105,10 +112,20 @@ class Vacancy(BaseModel):
 
     @classmethod
     def post(
-        cls, vacancy_id: str, brokerage_id: str, today: date, **fields: object
+        cls,
+        vacancy_id: str,
+        brokerage_id: str,
+        today: date,
+        *,
+        partnership: str | None = None,
+        **fields: object,
     ) -> tuple[Vacancy, list[EventData]]:
         vacancy = cls(
-            vacancy_id=vacancy_id, brokerage_id=brokerage_id, posted_at=datetime.now(UTC), **fields
+            vacancy_id=vacancy_id,
+            brokerage_id=brokerage_id,
+            partnership=partnership,
+            posted_at=datetime.now(UTC),
+            **fields,
         )
         if vacancy.closing_date < today:
             raise Invalid("closing_date is in the past", field="closing_date")
@@ -135,7 +152,7 @@ class Vacancy(BaseModel):
                 return p
         raise NotFound("no such placement")
 
-    def _placement_ids(self, p: Placement) -> dict[str, str]:
+    def _placement_ids(self, p: Placement) -> dict[str, str | None]:
         return {**self._ids(), "placement_id": p.placement_id, "client_id": p.client_id}
 
     def place(
@@ -199,11 +216,37 @@ class Vacancy(BaseModel):
 
 
 def may_see_vacancy(principal: Principal, vacancy: Vacancy) -> bool:
-    """An employer brokerage sees its own vacancies; JCP, providers and operations see all."""
+    """Only callers of the vacancy's partnership (or national operations) see it at all; within
+    it, an employer brokerage sees its own vacancies and JCP, providers and operations see all."""
+    if not principal.sees(vacancy.partnership):
+        return False
     if principal.is_("employer_brokerage"):
         return vacancy.brokerage_id == principal.org_id
     return True
 
 
 def may_manage_vacancy(principal: Principal, vacancy: Vacancy) -> bool:
-    return principal.is_("employer_brokerage") and vacancy.brokerage_id == principal.org_id
+    return (
+        principal.is_("employer_brokerage")
+        and vacancy.brokerage_id == principal.org_id
+        and principal.sees(vacancy.partnership)
+    )
+
+
+def vacancy_query(principal: Principal, status: str | None = None) -> dict[str, str]:
+    """The filter of `GET /vacancies`: the caller's partnership (every one for national
+    operations), and an employer brokerage's own vacancies only."""
+    query: dict[str, str] = {}
+    if status:
+        query["status"] = status
+    if not principal.national:
+        query["partnership"] = principal.partnership
+    if principal.is_("employer_brokerage"):
+        query["brokerage_id"] = principal.org_id
+    return query
+
+
+def client_may_be_placed(vacancy: Vacancy, client_partnership: str | None) -> bool:
+    """The client must belong to the vacancy's partnership; a client this service has not heard
+    of yet (no job-ready event seen) is given the benefit of the doubt."""
+    return client_partnership is None or client_partnership == vacancy.partnership

@@ -41,10 +41,17 @@ async def on_job_ready(
     await store.set_profile(data.client_id, data.model_dump(mode="json"))
 
 
+async def on_client_moved(
+    _: CloudEvent, data: referrals.ClientMoved, *, store: VacanciesStore
+) -> None:
+    await store.set_partnership(data.client_id, data.to_partnership)
+
+
 HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
     matching.MatchProposed: on_match_proposed,
     matching.MatchWithdrawn: on_match_withdrawn,
     referrals.ConsentRecorded: on_consent,
     referrals.ConsentWithdrawn: on_consent,
     referrals.ClientJobReady: on_job_ready,
+    referrals.ClientMoved: on_client_moved,
 }

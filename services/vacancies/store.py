@@ -34,7 +34,7 @@ class VacanciesStore:
 
     async def ensure_indexes(self) -> None:
         await self.vacancies.collection.create_index(
-            [("brokerage_id", ASCENDING), ("status", ASCENDING)]
+            [("partnership", ASCENDING), ("brokerage_id", ASCENDING), ("status", ASCENDING)]
         )
         await self.vacancies.collection.create_index([("next_check", ASCENDING)])
         await self._shortlist.create_index([("vacancy_id", ASCENDING), ("score", DESCENDING)])
@@ -86,10 +86,15 @@ class VacanciesStore:
 
     async def set_profile(self, client_id: str, profile: dict[str, Any]) -> None:
         details = {k: profile[k] for k in EMPLOYER_CONSENTED_DETAILS if k in profile}
+        fields = {"profile": details, "consent_scopes": profile["consent_scopes"]}
+        if profile.get("partnership"):
+            fields["partnership"] = profile["partnership"]
+        await self._candidates.update_one({"_id": client_id}, {"$set": fields}, upsert=True)
+
+    async def set_partnership(self, client_id: str, partnership: str) -> None:
+        """The client's partnership, which a placement must share with the vacancy."""
         await self._candidates.update_one(
-            {"_id": client_id},
-            {"$set": {"profile": details, "consent_scopes": profile["consent_scopes"]}},
-            upsert=True,
+            {"_id": client_id}, {"$set": {"partnership": partnership}}, upsert=True
         )
 
     async def candidates(self, client_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.matching.domain import Match
+from runtime.principal import Principal
+from services.matching.domain import Match, may_see_match
 from services.matching.rules import MIN_SCORE, WEIGHTS, ClientProfile, VacancySpec, evaluate
 
 CLIENT = ClientProfile(
@@ -17,6 +18,8 @@ CLIENT = ClientProfile(
     available_hours_per_week=30,
     priority_groups=["lone_parent"],
     ward="Bewsey & Whitecross",
+    partnership="cheshire-warrington",
+    consent_scopes=["providers"],
 )
 VACANCY = VacancySpec(
     vacancy_id="VAC-1",
@@ -29,6 +32,7 @@ VACANCY = VacancySpec(
     required_skills=["customer service"],
     desirable_skills=["cash handling", "stock control"],
     min_qualification_level=1,
+    partnership="cheshire-warrington",
 )
 
 
@@ -52,7 +56,9 @@ def test_a_good_pair_is_proposed_and_its_score_is_the_sum_of_its_reasons() -> No
         ({"location": {"postcode_district": "M1", "lat": 53.48, "lon": -2.24}}, "distance"),
         ({"target_priority_groups": ["ex_offender"]}, "target_group"),
         ({"target_wards": ["Grosvenor"]}, "target_ward"),
-        ({"open": False}, "availability"),
+        ({"open": False}, "vacancy_open"),
+        ({"partnership": "bcbc"}, "partnership"),
+        ({"partnership": None}, "partnership"),
     ],
 )
 def test_each_hard_gate_stops_a_match(change: dict, gate: str) -> None:
@@ -84,7 +90,55 @@ def test_a_match_is_withdrawn_once_and_re_proposed_when_eligible_again() -> None
     match, _ = Match.propose(CLIENT, VACANCY, evaluate(CLIENT, VACANCY))
     assert match.reevaluate(evaluate(CLIENT, VACANCY)) == []
     (withdrawn,) = match.reevaluate(evaluate(CLIENT, VACANCY.model_copy(update={"open": False})))
-    assert withdrawn.reason.startswith("no longer eligible")
+    assert withdrawn.reason == "vacancy-closed"
     assert match.withdraw("again") == []
     (again,) = match.reevaluate(evaluate(CLIENT, VACANCY))
     assert again.event_type == "matching.match.proposed" and match.status == "proposed"
+
+
+def test_a_client_is_never_paired_with_another_partnerships_vacancy() -> None:
+    moved = CLIENT.model_copy(update={"partnership": "bcbc"})
+    assert evaluate(moved, VACANCY).failed_gate == "partnership"
+    unknown = CLIENT.model_copy(update={"partnership": None})
+    assert evaluate(unknown, VACANCY).failed_gate == "partnership"
+    bcbc = VACANCY.model_copy(update={"partnership": "bcbc"})
+    assert evaluate(moved, bcbc).proposable
+
+
+def test_without_providers_consent_nothing_is_proposed_and_employers_consent_is_no_gate() -> None:
+    employers_only = CLIENT.model_copy(update={"consent_scopes": ["employers"]})
+    assert evaluate(employers_only, VACANCY).failed_gate == "consent"
+    assert evaluate(CLIENT.model_copy(update={"consent_scopes": ["providers"]}), VACANCY).proposable
+
+
+def test_withdrawals_carry_the_contracts_codes_never_the_gates_name() -> None:
+    match, _ = Match.propose(CLIENT, VACANCY, evaluate(CLIENT, VACANCY))
+    (withdrawn,) = match.reevaluate(
+        evaluate(CLIENT.model_copy(update={"consent_scopes": []}), VACANCY)
+    )
+    assert withdrawn.reason == "consent-withdrawn"
+    assert withdrawn.partnership == "cheshire-warrington"
+    match.reevaluate(evaluate(CLIENT, VACANCY))
+    (gate,) = match.reevaluate(
+        evaluate(CLIENT, VACANCY.model_copy(update={"min_qualification_level": 5}))
+    )
+    assert gate.reason == "gate-failed"
+    match.reevaluate(evaluate(CLIENT, VACANCY))
+    (not_ready,) = match.reevaluate(
+        evaluate(CLIENT.model_copy(update={"job_ready": False}), VACANCY)
+    )
+    assert not_ready.reason == "not-job-ready"
+
+
+def test_a_match_belongs_to_its_vacancys_partnership_and_only_that_one_sees_it() -> None:
+    match, (proposed,) = Match.propose(CLIENT, VACANCY, evaluate(CLIENT, VACANCY))
+    assert match.partnership == proposed.partnership == "cheshire-warrington"
+    ops = Principal(org_id="OPS", role="operations", partnership="cheshire-warrington")
+    ops_bcbc = Principal(org_id="OPS-BCBC", role="operations", partnership="bcbc")
+    national = Principal(org_id="OPS-NATIONAL", role="operations", partnership="*")
+    eb02 = Principal(org_id="EB-02", role="employer_brokerage", partnership="bcbc")
+    p01 = Principal(org_id="P-01", role="provider", partnership="cheshire-warrington")
+    assert may_see_match(ops, match, set()) and may_see_match(national, match, set())
+    assert not may_see_match(ops_bcbc, match, set())
+    assert not may_see_match(eb02, match, set())
+    assert may_see_match(p01, match, {"P-01"}) and not may_see_match(p01, match, set())
