@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import UTC, date, datetime
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
@@ -10,9 +11,10 @@ from pydantic import BaseModel, Field
 from runtime.auth import allow
 from runtime.events import Wrap, enveloper
 from runtime.principal import Principal
-from schemas.types import ConsentScope, EntityId, ShortText
+from schemas.types import Code, ConsentScope, EntityId, ShortText
 from services.referrals import client_commands as commands
-from services.referrals.clients import Assessment, Client
+from services.referrals.client_commands import ClientView, ConsentLedger
+from services.referrals.clients import PLAN_ITEMS_MAX, ActionPlan, Assessment, PlanItem
 from services.referrals.store import ReferralsStore
 
 SOURCE = "/services/referrals"
@@ -21,8 +23,26 @@ Readers = Annotated[Principal, Depends(allow("jcp", "provider", "operations"))]
 ClientActors = Annotated[Principal, Depends(allow("jcp", "provider"))]
 
 
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class _SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
 class ConsentBody(BaseModel):
     scopes: list[ConsentScope] = Field(min_length=1, max_length=3)  # one entry per scope
+
+
+class NewConsentBody(ConsentBody):
+    form_version: Code | None = Field(
+        default=None, description="The version of the consent form the client signed."
+    )
+    expires: date | None = Field(
+        default=None, description="The last day the consent holds (today or later)."
+    )
 
 
 class ConsentView(BaseModel):
@@ -35,27 +55,46 @@ class JobReadyView(BaseModel):
     job_ready: bool
 
 
-def build_client_router(store: ReferralsStore, client_id_key: str) -> APIRouter:
+class ActionPlanBody(BaseModel):
+    items: list[PlanItem] = Field(max_length=PLAN_ITEMS_MAX)
+
+
+class ActionPlanView(BaseModel):
+    client_id: str
+    action_plan: ActionPlan | None
+
+
+def build_client_router(
+    store: ReferralsStore, client_id_key: str, clock: Clock | None = None
+) -> APIRouter:
+    """`clock` is the service's (movable in demonstrations); the real time without one."""
     router = APIRouter()
+    time = clock or _SystemClock()
 
     def wrap(request: Request) -> Wrap:
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
-    @router.get("/clients", tags=["clients"], response_model=list[Client])
-    async def find_clients(principal: Readers, claimant_ref: ShortText) -> list[Client]:
+    @router.get("/clients", tags=["clients"], response_model=list[ClientView])
+    async def find_clients(principal: Readers, claimant_ref: ShortText) -> list[ClientView]:
         return await commands.find_clients(store, principal, claimant_ref, client_id_key)
 
-    @router.get("/clients/{client_id}", tags=["clients"], response_model=Client)
-    async def get_client(client_id: EntityId, principal: Readers) -> Client:
-        client, _ = await commands.visible_client(store, client_id, principal)
-        return client
+    @router.get("/clients/{client_id}", tags=["clients"], response_model=ClientView)
+    async def get_client(client_id: EntityId, principal: Readers) -> ClientView:
+        return await commands.read_client(store, principal, client_id)
 
     @router.post("/clients/{client_id}/consent", tags=["clients"], response_model=ConsentView)
     async def record_consent(
-        client_id: EntityId, body: ConsentBody, principal: ClientActors, request: Request
+        client_id: EntityId, body: NewConsentBody, principal: ClientActors, request: Request
     ) -> ConsentView:
         client = await commands.record_consent(
-            store, principal, wrap(request), client_id, body.scopes
+            store,
+            principal,
+            wrap(request),
+            time.now(),
+            client_id,
+            body.scopes,
+            form_version=body.form_version,
+            expires=body.expires,
         )
         return ConsentView(client_id=client_id, consent_scopes=client.consent_scopes)
 
@@ -65,16 +104,22 @@ def build_client_router(store: ReferralsStore, client_id_key: str) -> APIRouter:
     async def withdraw_consent(
         client_id: EntityId, body: ConsentBody, principal: ClientActors, request: Request
     ) -> ConsentView:
-        client = await commands.record_consent(
-            store, principal, wrap(request), client_id, body.scopes, withdraw=True
+        client = await commands.withdraw_consent(
+            store, principal, wrap(request), time.now(), client_id, body.scopes
         )
         return ConsentView(client_id=client_id, consent_scopes=client.consent_scopes)
+
+    @router.get("/clients/{client_id}/consent", tags=["clients"], response_model=ConsentLedger)
+    async def consent_ledger(client_id: EntityId, principal: Readers) -> ConsentLedger:
+        return await commands.consent_ledger(store, principal, client_id)
 
     @router.put("/clients/{client_id}/assessment", tags=["clients"])
     async def record_assessment(
         client_id: EntityId, body: Assessment, principal: ClientActors, request: Request
     ) -> dict[str, object]:
-        client = await commands.record_assessment(store, principal, wrap(request), client_id, body)
+        client = await commands.record_assessment(
+            store, principal, wrap(request), time.now(), client_id, body
+        )
         return {
             "client_id": client_id,
             "assessment": client.assessment,
@@ -87,5 +132,19 @@ def build_client_router(store: ReferralsStore, client_id_key: str) -> APIRouter:
     ) -> JobReadyView:
         client = await commands.mark_job_ready(store, principal, wrap(request), client_id)
         return JobReadyView(client_id=client_id, job_ready=client.job_ready)
+
+    @router.put("/clients/{client_id}/action-plan", tags=["clients"], response_model=ActionPlanView)
+    async def agree_action_plan(
+        client_id: EntityId, body: ActionPlanBody, principal: ClientActors, request: Request
+    ) -> ActionPlanView:
+        plan = await commands.agree_action_plan(
+            store, principal, wrap(request), time.now(), client_id, body.items
+        )
+        return ActionPlanView(client_id=client_id, action_plan=plan)
+
+    @router.get("/clients/{client_id}/action-plan", tags=["clients"], response_model=ActionPlanView)
+    async def read_action_plan(client_id: EntityId, principal: Readers) -> ActionPlanView:
+        plan = await commands.read_action_plan(store, principal, client_id)
+        return ActionPlanView(client_id=client_id, action_plan=plan)
 
     return router
