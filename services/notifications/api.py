@@ -19,7 +19,7 @@ from services.notifications.domain import (
     MAX_URL_LENGTH,
     Subscription,
 )
-from services.notifications.rules import NOTIFIABLE_TYPES
+from services.notifications.rules import NOTIFIABLE_TYPES, may_read
 from services.notifications.store import NotificationsStore
 
 Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "jcp", "operations"))]
@@ -59,6 +59,7 @@ class SubscriptionView(BaseModel):
     subscription_id: str
     url: str
     event_types: list[str]
+    partnership: str | None = None
     created_at: datetime
 
 
@@ -78,6 +79,7 @@ def build_router(store: NotificationsStore) -> APIRouter:
             url=str(body.url),
             secret=body.secret,
             event_types=body.event_types,
+            partnership=principal.partnership,
             created_at=datetime.now(UTC),
         )
         await store.subscriptions.add(subscription)
@@ -85,10 +87,28 @@ def build_router(store: NotificationsStore) -> APIRouter:
 
     @router.get("/subscriptions", response_model=list[SubscriptionView], tags=["subscriptions"])
     async def my_subscriptions(principal: Anyone) -> list[Subscription]:
-        return await store.subscriptions.find({"org_id": principal.org_id})
+        mine = await store.subscriptions.find({"org_id": principal.org_id})
+        return [s for s in mine if may_read(principal, s.org_id, s.partnership)]
+
+    @router.get(
+        "/subscriptions/{subscription_id}", response_model=SubscriptionView, tags=["subscriptions"]
+    )
+    async def subscription(subscription_id: str, principal: Anyone) -> Subscription:
+        """404 for another organisation's or another partnership's subscription."""
+        loaded = await store.subscriptions.get(subscription_id)
+        if loaded is None or not may_read(
+            principal, loaded.aggregate.org_id, loaded.aggregate.partnership
+        ):
+            raise NotFound("no such subscription")
+        return loaded.aggregate
 
     @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
     async def unsubscribe(subscription_id: str, principal: Anyone) -> None:
+        loaded = await store.subscriptions.get(subscription_id)
+        if loaded is None or not may_read(
+            principal, loaded.aggregate.org_id, loaded.aggregate.partnership
+        ):
+            raise NotFound("no such subscription")
         result = await store.subscriptions.collection.delete_one(
             {"_id": subscription_id, "org_id": principal.org_id}
         )
@@ -99,7 +119,21 @@ def build_router(store: NotificationsStore) -> APIRouter:
     async def inbox(
         principal: Anyone, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:
-        """The caller's notifications, newest first, exactly as their webhooks carry them."""
-        return [n.payload() for n in await store.inbox(principal.org_id, limit)]
+        """The caller's notifications, newest first, exactly as their webhooks carry them;
+        none of another partnership (after a client moved away, say)."""
+        return [
+            n.payload()
+            for n in await store.inbox(principal.org_id, limit)
+            if may_read(principal, n.org_id, n.partnership)
+        ]
+
+    @router.get("/notifications/{notification_id}", tags=["inbox"])
+    async def notification(notification_id: str, principal: Anyone) -> dict[str, Any]:
+        """One notification as its webhook carries it; 404 for anyone but its organisation,
+        and for it outside the notification's partnership."""
+        found = await store.notification(notification_id)
+        if found is None or not may_read(principal, found.org_id, found.partnership):
+            raise NotFound("no such notification")
+        return found.payload()
 
     return router

@@ -29,6 +29,9 @@ class Notification(BaseModel):
     org_id: EntityId
     audience: ShortText
     kind: ShortText
+    partnership: ShortText | None = Field(
+        default=None, description="The partnership the event belongs to, when it names one."
+    )
     created_at: datetime
     source_event_id: EventId
     body: str = Field(description="The webhook body, exactly as sent (JSON text).")
@@ -49,6 +52,7 @@ class Notification(BaseModel):
             org_id=recipient.org_id,
             audience=recipient.audience,
             kind=event.type,
+            partnership=event.data.get("partnership"),
             created_at=created_at,
             source_event_id=event.id,
             body=json.dumps(payload, separators=(",", ":"), sort_keys=True),
@@ -126,4 +130,7 @@ class Subscription(BaseModel):
     url: str = Field(max_length=MAX_URL_LENGTH)
     secret: str = Field(max_length=MAX_SECRET_LENGTH)
     event_types: list[ShortText] = Field(max_length=MAX_EVENT_TYPES)
+    partnership: ShortText | None = Field(
+        default=None, description="The subscriber's partnership: nobody outside it reads it."
+    )
     created_at: datetime

@@ -26,6 +26,17 @@ async def on_referral(
     await on_notifiable(event, data, store=store)
 
 
+async def on_consent(
+    _: CloudEvent,
+    data: referrals.ConsentRecorded | referrals.ConsentWithdrawn,
+    *,
+    store: NotificationsStore,
+) -> None:
+    # Without `providers` consent no provider hears of the client's matches, from this event
+    # on, even before the referrals it ends reach us as `withdrawn`.
+    await store.set_consent(data.client_id, list(data.current_scopes))
+
+
 async def on_notifiable(event: CloudEvent, _: EventData, *, store: NotificationsStore) -> None:
     client_id = event.data.get("client_id")
     providers = await store.providers_of(client_id) if client_id else set()
@@ -39,6 +50,10 @@ async def on_notifiable(event: CloudEvent, _: EventData, *, store: Notifications
 
 
 HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
-    EVENT_MODELS[t]: on_referral if t in REFERRAL_TYPES else on_notifiable
-    for t in sorted(NOTIFIABLE_TYPES)
+    **{
+        EVENT_MODELS[t]: on_referral if t in REFERRAL_TYPES else on_notifiable
+        for t in sorted(NOTIFIABLE_TYPES)
+    },
+    referrals.ConsentRecorded: on_consent,
+    referrals.ConsentWithdrawn: on_consent,
 }

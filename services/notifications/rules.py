@@ -10,17 +10,20 @@ import hmac
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from runtime.principal import Principal
 from schemas import matching, referrals
 from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, VACANCY_EVENTS
 from schemas.visibility import employer_view_of_match
 
-Audience = Literal["provider", "employer_brokerage"]
+Audience = Literal["provider", "employer_brokerage", "jcp"]
 
 REFERRAL_TYPES = frozenset(m.event_type for m in referrals.REFERRAL_LIFECYCLE)
+"""Every change of a referral's status (on-hold, released, did-not-start, expired included)."""
+SLA_BREACHED = referrals.ReferralSlaBreached.event_type
 MATCH_TYPES = frozenset(MATCH_EVENTS.event_types)
 VACANCY_TYPES = frozenset(VACANCY_EVENTS.event_types)
-NOTIFIABLE_TYPES = REFERRAL_TYPES | MATCH_TYPES | VACANCY_TYPES
+NOTIFIABLE_TYPES = REFERRAL_TYPES | {SLA_BREACHED} | MATCH_TYPES | VACANCY_TYPES
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,39 @@ class Recipient:
 
 def recipients(event: CloudEvent, client_providers: set[str]) -> list[Recipient]:
     """A provider hears of referrals addressed to it and of its clients' matches; an employer
-    brokerage hears of its own vacancies and their matches. Nobody else hears anything."""
+    brokerage hears of its own vacancies and their matches; the JCP organisation that referred
+    hears of the referral's missed deadlines. Nobody else hears anything.
+
+    `client_providers` are the providers holding an active referral for the client while the
+    client's `providers` consent is in force (`store.providers_of`): a provider whose referral
+    ended, or was withdrawn because consent was, hears of no more matches."""
     data = event.data
     if event.type in REFERRAL_TYPES:
         return [Recipient(data["provider_id"], "provider")]
+    if event.type == SLA_BREACHED:
+        provider = Recipient(data["provider_id"], "provider")
+        referred_by = data.get("referred_by")
+        return [provider, Recipient(referred_by, "jcp")] if referred_by else [provider]
     if event.type in MATCH_TYPES:
         providers = [Recipient(p, "provider") for p in sorted(client_providers)]
         return [*providers, Recipient(data["brokerage_id"], "employer_brokerage")]
     if event.type in VACANCY_TYPES:
         return [Recipient(data["brokerage_id"], "employer_brokerage")]
     return []
+
+
+def providers_hearing_of_matches(
+    referrals_of_client: list[dict[str, str]], consent_scopes: list[str] | None
+) -> set[str]:
+    """The providers of the client's active referrals, while the client's `providers` consent
+    is in force; None: no consent event seen (kept only since partnerships), so none withdrawn."""
+    if consent_scopes is not None and "providers" not in consent_scopes:
+        return set()
+    return {
+        r["provider_id"]
+        for r in referrals_of_client
+        if r["status"] in referrals.ACTIVE_REFERRAL_STATUSES
+    }
 
 
 def reduce_for(event: CloudEvent, audience: Audience) -> dict[str, Any]:
@@ -64,3 +90,13 @@ def sign(secret: str, body: bytes) -> str:
 def backoff_seconds(attempt: int, base: float, cap: float = 300.0) -> float:
     """Delay before retry number `attempt` (1-based): doubling from `base`, capped."""
     return min(base * 2 ** (attempt - 1), cap)
+
+
+def may_read(principal: Principal, org_id: str, partnership: str | None) -> bool:
+    """Whether the caller may read a notification or subscription of `org_id` about (or made
+    in) `partnership`: only its own organisation, and only within its partnership, except that
+    a provider, which may serve several partnerships, reads what is addressed to it from any.
+    None: recorded before partnerships, the organisation's alone."""
+    if principal.org_id != org_id:
+        return False
+    return partnership is None or principal.is_("provider") or principal.sees(partnership)

@@ -8,8 +8,8 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 from runtime.persistence import Persistence
-from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.notifications.domain import Delivery, Notification, Subscription
+from services.notifications.rules import providers_hearing_of_matches
 
 
 class NotificationsStore:
@@ -44,6 +44,7 @@ class NotificationsStore:
         return Notification.model_validate(stored)
 
     async def notification(self, notification_id: str) -> Notification | None:
+        """By `_id`, the one lookup the local store answers from an index."""
         doc = await self._notifications.find_one({"_id": notification_id})
         return Notification.model_validate(doc) if doc else None
 
@@ -79,10 +80,13 @@ class NotificationsStore:
             upsert=True,
         )
 
+    async def set_consent(self, client_id: str, scopes: list[str]) -> None:
+        await self._clients.update_one(
+            {"_id": client_id}, {"$set": {"consent_scopes": scopes}}, upsert=True
+        )
+
     async def providers_of(self, client_id: str) -> set[str]:
         doc = await self._clients.find_one({"_id": client_id}) or {}
-        return {
-            r["provider_id"]
-            for r in doc.get("referrals", {}).values()
-            if r["status"] in ACTIVE_REFERRAL_STATUSES
-        }
+        return providers_hearing_of_matches(
+            list(doc.get("referrals", {}).values()), doc.get("consent_scopes")
+        )
