@@ -17,6 +17,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
 from runtime.auth import allow, load_tokens
+from runtime.clock import Clock, ControlledClock, SystemClock, clock_router
 from runtime.consumer import BatchLimits, BatchProcessor, DeadLetters, EventConsumer
 from runtime.handlers import Dispatcher, Effect, Effects
 from runtime.http import create_http_app
@@ -26,6 +27,7 @@ from runtime.mongo import connect, ping
 from runtime.outbox import OutboxRelay
 from runtime.persistence import Persistence
 from runtime.settings import ServiceSettings
+from runtime.timers import Handler, TimerLoop, Timers
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
 from schemas.topics import Topic
@@ -43,6 +45,9 @@ class ServiceRuntime:
     producer: EventProducer
     client: AsyncMongoClient
     persistence: Persistence
+    # What "now" is for the service's rules and timers: the real time, or with
+    # ALLOW_CLOCK_CONTROL a clock that POST /admin/clock moves forward (demonstrations only).
+    clock: Clock = field(default_factory=SystemClock)
     # Describes the service's topics for its AsyncAPI document; never connected. The consumer
     # and producer are aiokafka's own: FastStream's batch subscriber mixes partitions in one
     # batch and commits whatever was fetched, where we need per-partition batches, explicit
@@ -56,11 +61,18 @@ class ServiceRuntime:
     def build(cls, settings: ServiceSettings) -> ServiceRuntime:
         configure_logging(settings.service_name, settings.log_level, settings.log_format)
         client = connect(settings.mongodb_uri)
+        persistence = Persistence.of(client[settings.database_name])
+        clock: Clock = (
+            ControlledClock(persistence.db["clock"])
+            if settings.allow_clock_control
+            else SystemClock()
+        )
         return cls(
             settings=settings,
             producer=EventProducer(settings.kafka_bootstrap_servers, settings.service_name),
             client=client,
-            persistence=Persistence.of(client[settings.database_name]),
+            persistence=persistence,
+            clock=clock,
         )
 
     def with_outbox(self, collections: Iterable[AsyncCollection]) -> OutboxRelay:
@@ -106,6 +118,25 @@ class ServiceRuntime:
         )(_described_only)
         return self.consumer
 
+    def timers(self, handlers: Mapping[str, Handler]) -> Timers:
+        """The service's persisted timers, fired by a loop in the background (started with
+        the service, before or after `consume`): a handler per timer kind, idempotent."""
+        timers = Timers(self.persistence, clock=self.clock)
+        loop = TimerLoop(timers, self.clock, handlers, self.settings.timer_poll_seconds)
+        self.background.append(loop.run)
+        return timers
+
+    async def _refresh_clock(self) -> None:
+        """Adopt the clock another replica moved, every `timer_poll_seconds`."""
+        if not isinstance(self.clock, ControlledClock):
+            return
+        while True:
+            await asyncio.sleep(self.settings.timer_poll_seconds)
+            try:
+                await self.clock.refresh()
+            except Exception as exc:  # the database away: keep the offset we have
+                log.warning("clock.refresh_failed", error=type(exc).__name__)
+
     def publishes(self, topic: Topic) -> None:
         """Declare the topic this service writes, for its AsyncAPI document."""
         self.spec.publisher(
@@ -147,6 +178,8 @@ class ServiceRuntime:
             app.include_router(each)
         if self.relay:
             app.include_router(self._operations_router(self.relay))
+        if isinstance(self.clock, ControlledClock):  # otherwise /admin/clock is a 404
+            app.include_router(clock_router(self.clock))
         return app
 
     @staticmethod
@@ -171,6 +204,8 @@ class ServiceRuntime:
             app.state.tokens = load_tokens(self.settings.tokens_file)
             profile = await self.persistence.profile.detect(self.persistence.db)
             log.info("store.detected", store=profile.name, atomic_updates=profile.atomic_updates)
+            if isinstance(self.clock, ControlledClock):
+                await self.clock.refresh()
             if setup:
                 await setup()
             await self.producer.start()
@@ -178,7 +213,8 @@ class ServiceRuntime:
                 self.relay.start()
             if self.consumer:
                 await self.consumer.start()
-            tasks = [asyncio.create_task(job(), name=job.__name__) for job in self.background]
+            jobs = [*self.background, self._refresh_clock]
+            tasks = [asyncio.create_task(job(), name=job.__name__) for job in jobs]
             log.info("service.started", port=self.settings.http_port)
             try:
                 yield
