@@ -8,13 +8,18 @@ import pytest
 
 from runtime.documents import StaleAggregate
 from runtime.handlers import Aggregates, Item
-from schemas import jcp
+from runtime.partnerships import UNASSIGNED, Partnerships
+from schemas import jcp, vacancies
 from schemas.envelope import CloudEvent
 from services.referrals.clients import Client
-from services.referrals.handlers import client_id_for, handlers
+from services.referrals.handlers import client_id_for, handlers, placement_handlers
 from tests.unit.fakes import CLAIM, InMemoryDocuments
 
 KEY = "a-test-key-of-enough-length"
+PARTNERSHIPS = Partnerships.parse(
+    '{"cheshire-warrington": {"local_authorities": ["Warrington", "Halton"]},'
+    ' "bcbc": {"local_authorities": ["Birmingham", "Coventry"]}}'
+)
 
 
 def item(model: type[jcp.EventData], **data: Any) -> Item:
@@ -28,7 +33,7 @@ def item(model: type[jcp.EventData], **data: Any) -> Item:
 @pytest.fixture
 def clients() -> tuple[InMemoryDocuments[Client], Aggregates[Client]]:
     store: InMemoryDocuments[Client] = InMemoryDocuments("client_id")
-    return store, Aggregates(store, handlers(KEY), "/services/referrals")  # type: ignore[arg-type]
+    return store, Aggregates(store, handlers(KEY, PARTNERSHIPS), "/services/referrals")  # type: ignore[arg-type]
 
 
 def test_the_client_id_is_derived_from_the_claimant_ref_with_a_key() -> None:
@@ -126,3 +131,112 @@ async def test_more_events_for_one_client_than_ids_kept_are_still_applied_once(c
     await dispatcher.handle(batch)
     client, _, _ = store.docs[client_id_for(KEY, "CLM-1")]
     assert client.reclaims == 200
+
+
+# --- Partnerships, moves and JCP history -------------------------------------------------------
+
+
+def types(store: InMemoryDocuments[Client]) -> list[str]:
+    return [e["type"] for e in store.published]
+
+
+async def test_a_client_is_placed_in_the_partnership_of_its_local_authority(clients) -> None:
+    store, dispatcher = clients
+    await dispatcher.handle(
+        [
+            item(jcp.ClaimantRegistered, claimant_ref="CLM-W", local_authority="Warrington"),
+            item(jcp.ClaimantRegistered, claimant_ref="CLM-S"),  # Stockton: no partnership here
+        ]
+    )
+    assert store.docs[client_id_for(KEY, "CLM-W")][0].partnership == "cheshire-warrington"
+    assert store.docs[client_id_for(KEY, "CLM-S")][0].partnership == UNASSIGNED
+    assert store.published[0]["data"]["partnership"] == "cheshire-warrington"
+
+
+async def test_a_registration_in_another_area_is_a_move(clients) -> None:
+    store, dispatcher = clients
+    await dispatcher.handle([item(jcp.ClaimantRegistered, local_authority="Warrington")])
+    await dispatcher.handle([item(jcp.ClaimantRegistered, local_authority="Warrington")])
+    assert types(store) == ["referrals.client.registered"], "an identical repeat: nothing"
+    await dispatcher.handle(
+        [item(jcp.ClaimantRegistered, local_authority="Birmingham", ward="Aston")]
+    )
+    assert types(store)[-1] == "referrals.client.moved"
+    assert store.published[-1]["data"]["to_partnership"] == "bcbc"
+    client = store.docs[client_id_for(KEY, "CLM-1")][0]
+    assert (client.partnership, client.ward, client.history[-1].type) == ("bcbc", "Aston", "moved")
+
+
+async def test_a_benefit_change_with_a_new_area_moves_and_announces_both(clients) -> None:
+    store, dispatcher = clients
+    await dispatcher.handle([item(jcp.ClaimantRegistered, local_authority="Warrington")])
+    change = item(
+        jcp.ClaimantBenefitChanged,
+        claimant_ref="CLM-1",
+        from_benefit="JSA",
+        to_benefit="UC",
+        effective_date="2026-02-01",
+        local_authority="Coventry",
+    )
+    await dispatcher.handle([change])
+    assert types(store)[-2:] == ["referrals.client.moved", "referrals.client.benefit-changed"]
+    assert store.published[-1]["data"]["partnership"] == "bcbc"
+
+
+async def test_jcp_history_becomes_client_events_with_ids_derived_from_jcp_events() -> None:
+    batch = [
+        item(jcp.ClaimantRegistered, local_authority="Halton"),
+        item(jcp.ClaimantOffFlowed, claimant_ref="CLM-1", off_flow_date="2026-03-01", reason="job"),
+        item(jcp.ClaimantReclaimed, claimant_ref="CLM-1", reclaim_date="2026-05-01", benefit="UC"),
+    ]
+    published = []
+    for _ in range(2):  # two rebuilds from the same topic
+        store: InMemoryDocuments[Client] = InMemoryDocuments("client_id")
+        dispatcher = Aggregates(store, handlers(KEY, PARTNERSHIPS), "/services/referrals")  # type: ignore[arg-type]
+        await dispatcher.handle(batch)
+        await dispatcher.handle(batch)  # a redelivery
+        published.append([(e["id"], e["type"]) for e in store.published])
+    assert [t for _, t in published[0]] == [
+        "referrals.client.registered",
+        "referrals.client.off-flowed",
+        "referrals.client.reclaimed",
+    ]
+    assert published[0] == published[1], "the same events, with the same ids"
+    client = store.docs[client_id_for(KEY, "CLM-1")][0]
+    assert [h.type for h in client.history] == ["off-flowed", "reclaimed"]
+    assert client.on_benefit and client.reclaims == 1
+
+
+# --- Placements --------------------------------------------------------------------------------
+
+
+def placement(model: type[vacancies.EventData], client_id: str, **data: Any) -> Item:
+    body = {
+        "placement_id": "PL-1",
+        "vacancy_id": "V-1",
+        "client_id": client_id,
+        "employer_id": "E-1",
+        "brokerage_id": "EB-01",
+        **data,
+    }
+    event = CloudEvent.create(type=model.event_type, source="/v", subject="V-1", data=body)
+    return Item(event, model.model_validate(body))
+
+
+async def test_placements_mark_the_journey_and_unknown_clients_are_ignored(clients) -> None:
+    store, jcp_dispatcher = clients
+    await jcp_dispatcher.handle([item(jcp.ClaimantRegistered)])
+    dispatcher = Aggregates(store, placement_handlers(), "/services/referrals")  # type: ignore[arg-type]
+    client_id = client_id_for(KEY, "CLM-1")
+    started = placement(
+        vacancies.PlacementStarted, client_id, start_date="2026-03-02", hours_per_week=24
+    )
+    sustained = placement(vacancies.PlacementSustained, client_id, weeks=13)
+    stranger = placement(
+        vacancies.PlacementStarted, "CL-unknown", start_date="2026-03-02", hours_per_week=24
+    )
+    assert await dispatcher.handle([started, stranger, sustained]) == []
+    assert "CL-unknown" not in store.docs and len(store.published) == 1, "no events of ours"
+    client = store.docs[client_id]
+    assert client[0].placement_started and client[0].sustained_13
+    assert [h.type for h in client[0].history] == ["placement-started", "placement-sustained"]
