@@ -203,7 +203,7 @@ class Timers:
                     if merged != current.aggregate.entries:
                         bucket = current.aggregate.model_copy(update={"entries": merged})
                         changes.append(Change(bucket, loaded=current))
-            stale = await self._buckets.write(changes)
+            stale = await self._buckets.write(changes) if changes else set()
             retry = {b: pending[b] for b in stale}
             for bucket_id, adding in moved.items():
                 retry.setdefault(bucket_id, []).extend(adding)
@@ -258,7 +258,7 @@ class Timers:
                 if len(kept) != len(versioned.aggregate.entries):
                     bucket = versioned.aggregate.model_copy(update={"entries": kept})
                     changes.append(Change(bucket, loaded=versioned))
-            stale = await self._buckets.write(changes)
+            stale = await self._buckets.write(changes) if changes else set()
             fired = {b: fired[b] for b in stale}
             if stale:
                 lost += 1
@@ -276,9 +276,10 @@ class Timers:
             return None
         day = loaded.aggregate.day
         while day < today and await self._close(day):
-            if await self._cursors.write([Change(Cursor(day=day + _ONE_DAY), loaded=loaded)]):
+            moved, version = Cursor(day=day + _ONE_DAY), loaded.version
+            if await self._cursors.write([Change(moved, loaded=loaded)]):
                 break  # another loop moved it: the next pass starts from where it is
-            day += _ONE_DAY
+            loaded, day = Versioned(moved, version + 1), moved.day
         return day
 
     async def _close(self, day: date) -> bool:
@@ -294,7 +295,7 @@ class Timers:
                 for v in loaded.values()
                 if not v.aggregate.closed
             ]
-            if not await self._buckets.write(changes):
+            if not changes or not await self._buckets.write(changes):
                 return True
         return False
 
