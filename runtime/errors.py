@@ -5,15 +5,23 @@ Pure Python on purpose: domain modules import these without importing any web fr
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
     status_code = 400
     code = "error"
+    error: str | None = None
+    """A machine-readable `error` for the body, where the contract names one (e.g.
+    `no-capacity`); otherwise the status's generic code."""
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, field: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        self.details = details or {}
 
 
 class NotFound(DomainError):

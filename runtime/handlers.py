@@ -174,3 +174,26 @@ class Aggregates(Generic[A]):
             change.events += enveloper(self._source, cause=item.event)(emitted)
             change.apply(item.event.id, item.offset)
         return rejected, await self._store.write(list(changes.values()))
+
+
+class Routed:
+    """Several dispatchers behind one consumer: each event type goes to the one that knows it.
+
+    A service consumes several topics in one group (its inputs and its own events); the items
+    of one batch come from one partition, so they mostly go to one dispatcher, in order."""
+
+    def __init__(self, *dispatchers: Dispatcher) -> None:
+        self._route = {t: d for d in dispatchers for t in d.models}
+        if len(self._route) != sum(len(d.models) for d in dispatchers):
+            raise ValueError("two dispatchers handle the same event type")
+        self.models = {t: m for d in dispatchers for t, m in d.models.items()}
+
+    async def handle(self, items: Sequence[Item]) -> list[Rejection]:
+        groups: dict[int, tuple[Dispatcher, list[Item]]] = {}
+        for item in items:
+            dispatcher = self._route[item.event.type]
+            groups.setdefault(id(dispatcher), (dispatcher, []))[1].append(item)
+        rejected: list[Rejection] = []
+        for dispatcher, group in groups.values():
+            rejected += await dispatcher.handle(group)
+        return rejected

@@ -193,7 +193,10 @@ def create_http_app(
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
         extra = {"fields": [{"field": exc.field, "message": exc.message}]} if exc.field else {}
-        return _error(exc.status_code, exc.message, **extra)
+        body = _error_body(exc.status_code, exc.message, **extra, **exc.details)
+        if exc.error:
+            body["error"] = exc.error
+        return JSONResponse(body, status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from runtime.handlers import Aggregates
+from runtime.events import enveloper
+from runtime.handlers import Aggregates, Routed
+from runtime.partnerships import Partnerships
 from runtime.service import ServiceRuntime
-from schemas.topics import JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS
+from schemas.topics import DIRECTORY_EVENTS, JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
+from services.referrals import handlers, reactions, seats
 from services.referrals.api import SOURCE, build_router
 from services.referrals.client_api import build_client_router
-from services.referrals.domain import load_directory
-from services.referrals.handlers import handlers
+from services.referrals.directory import load_directory
 from services.referrals.settings import Settings
 from services.referrals.store import ReferralsStore
 
@@ -18,21 +20,41 @@ from services.referrals.store import ReferralsStore
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     providers = load_directory(settings.providers_file.read_text())
+    partnerships = Partnerships.load(settings.partnerships_file)
     rt = ServiceRuntime.build(settings)
     store = ReferralsStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    clients = Aggregates(store.clients, handlers(settings.client_id_key), SOURCE)
-    rt.consume([JCP_CLAIMANT_EVENTS], clients)
+    timer_handlers: dict = {}  # filled below: the consent timer reschedules through `timers`
+    timers = rt.timers(timer_handlers)
+    timer_handlers.update(reactions.timer_handlers(store, rt.clock, timers))
+    deps = reactions.Deps(store, timers, rt.clock)
+    rt.consume(
+        [JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS],
+        Routed(
+            Aggregates(
+                store.clients, handlers.handlers(settings.client_id_key, partnerships), SOURCE
+            ),
+            Aggregates(store.clients, handlers.placement_handlers(), SOURCE),
+            rt.effects(reactions.reactions(deps)),
+        ),
+    )
     rt.publishes(REFERRAL_EVENTS)
+    rt.publishes(DIRECTORY_EVENTS)
+    rt.background.append(
+        lambda: seats.run_reconciler(store, rt.clock, settings.seats_reconcile_seconds)
+    )
 
     async def setup() -> None:
         await store.ensure_indexes()
-        await store.seed_providers(providers)
+        await store.seed_providers(providers, enveloper(SOURCE, cause_id="referrals.seed"))
 
     return rt.http_app(
         title="Referrals service",
-        description="Clients from JCP claimant events, consent, referrals to providers, "
-        "assessments and job-readiness.",
-        routers=[build_router(store), build_client_router(store, settings.client_id_key)],
+        description="Clients from JCP claimant events, consent, the provider directory, "
+        "referrals with working-day deadlines, assessments and job-readiness.",
+        routers=[
+            build_router(store, rt.clock),
+            build_client_router(store, settings.client_id_key, rt.clock),
+        ],
         setup=setup,
     )

@@ -17,3 +17,6 @@ class Settings(ServiceSettings):
         description="Secret that derives client ids from claimant references (CLIENT_ID_KEY). "
         "Keep it stable: changing it changes every client id on the next rebuild.",
     )
+    seats_reconcile_seconds: float = Field(
+        default=60.0, gt=0, description="How often held places are checked against referrals."
+    )
