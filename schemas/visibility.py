@@ -20,6 +20,15 @@ EMPLOYER_VISIBLE_FACTORS = frozenset(
 EMPLOYER_CONSENTED_DETAILS = ("skills", "qualification_level", "available_hours_per_week")
 
 
+# Withdrawal reasons that would tell an employer something about the client (which gate it
+# failed, that it is no longer job-ready): an employer reads them as one neutral code.
+_HIDDEN_WITHDRAWALS = frozenset({"gate-failed", "not-job-ready"})
+
+
+def employer_withdrawal_reason(reason: str) -> str:
+    return "no-longer-available" if reason in _HIDDEN_WITHDRAWALS else reason
+
+
 def employer_visible_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in reasons if r.get("factor") in EMPLOYER_VISIBLE_FACTORS]
 

@@ -14,7 +14,7 @@ from runtime.principal import Principal
 from schemas import matching, referrals
 from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, VACANCY_EVENTS
-from schemas.visibility import employer_view_of_match
+from schemas.visibility import employer_view_of_match, employer_withdrawal_reason
 
 Audience = Literal["provider", "employer_brokerage", "jcp"]
 
@@ -79,6 +79,9 @@ def reduce_for(event: CloudEvent, audience: Audience) -> dict[str, Any]:
     envelope = event.model_dump(mode="json", exclude_none=True)
     if audience == "employer_brokerage" and event.type == matching.MatchProposed.event_type:
         envelope["data"] = employer_view_of_match(event.data, employers_consent=False)
+    if audience == "employer_brokerage" and event.type == matching.MatchWithdrawn.event_type:
+        reason = employer_withdrawal_reason(str(event.data.get("reason", "")))
+        envelope["data"] = {**event.data, "reason": reason}
     return envelope
 
 

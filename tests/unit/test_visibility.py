@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.visibility import employer_view_of_match
+from schemas.visibility import employer_view_of_match, employer_withdrawal_reason
 
 MATCH = {
     "match_id": "MT-1",
@@ -53,3 +53,9 @@ def test_special_category_and_benefit_data_never_pass_even_with_consent() -> Non
     text = str(employer_view_of_match(MATCH, employers_consent=True, profile=PROFILE))
     for secret in ("disability", "ESA", "Bewsey", "priority", "brokerage_id"):
         assert secret not in text
+
+
+def test_an_employer_never_learns_which_gate_withdrew_a_match() -> None:
+    assert employer_withdrawal_reason("gate-failed") == "no-longer-available"
+    assert employer_withdrawal_reason("not-job-ready") == "no-longer-available"
+    assert employer_withdrawal_reason("vacancy-filled") == "vacancy-filled"

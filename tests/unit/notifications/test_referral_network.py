@@ -197,3 +197,10 @@ async def test_a_provider_whose_referral_ended_hears_of_no_more_matches() -> Non
     await dispatch(store, "matching.match.proposed", MATCH, 3)
     assert store.told("matching.match.proposed") == {"EB-01"}
     assert store.told("referrals.referral.expired") == {"P-01"}
+
+
+def test_an_employer_webhook_of_a_withdrawal_never_names_the_gate() -> None:
+    withdrawn = {k: MATCH[k] for k in ("match_id", "vacancy_id", "client_id", "brokerage_id")}
+    gone = event("matching.match.withdrawn", {**withdrawn, "reason": "gate-failed"})
+    assert reduce_for(gone, "employer_brokerage")["data"]["reason"] == "no-longer-available"
+    assert reduce_for(gone, "provider")["data"]["reason"] == "gate-failed"
