@@ -57,11 +57,13 @@ class Platform:
     def with_dev_tokens(
         cls, client: httpx.AsyncClient, tokens_file: Path, urls: dict[str, str] | None = None
     ) -> Platform:
-        """Callers named by role for jcp/operations and by org id otherwise (P-01, EB-01)."""
+        """Callers named by org id (P-01, JCP-BCBC), and the first jcp and operations tokens also
+        by role."""
         tokens: dict[str, str] = {}
         for token, who in json.loads(tokens_file.read_text()).items():
             name = who["role"] if who["role"] in ("jcp", "operations") else who["org_id"]
             tokens.setdefault(name, token)
+            tokens.setdefault(who["org_id"], token)  # every caller also by org id (JCP-BCBC)
         return cls(client=client, urls=urls or dict(DEFAULT_URLS), tokens=tokens)
 
     def as_(self, caller: str | None, service: str) -> Api:
