@@ -24,9 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rt = ServiceRuntime.build(settings)
     store = ReferralsStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    timer_handlers: dict = {}  # filled below: the consent timer reschedules through `timers`
-    timers = rt.timers(timer_handlers)
-    timer_handlers.update(reactions.timer_handlers(store, rt.clock, timers))
+    timers = rt.timers(reactions.timer_handlers(store, rt.clock))
     deps = reactions.Deps(store, timers, rt.clock)
     rt.consume(
         [JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS],

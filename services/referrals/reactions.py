@@ -91,12 +91,15 @@ async def on_referral_ended(event: CloudEvent, data: ev._ReferralEvent, *, deps:
 
 
 async def on_consent_withdrawn(event: CloudEvent, data: ev.ConsentWithdrawn, *, deps: Deps) -> None:
-    """Without `providers` consent no provider may hold the client: active referrals end."""
-    if "providers" in data.current_scopes:
-        return
+    """Without `providers` consent no provider may hold the client: active referrals end.
+    A scope that lapsed may leave another with a later date: its timer is set."""
     store = deps.store
     loaded = await store.clients.get(data.client_id)
     if loaded is None:
+        return
+    if data.expired:
+        await deps.timers.schedule(consent_timer(loaded.aggregate))
+    if "providers" in data.current_scopes:
         return
     wrap = enveloper(SOURCE, cause=event)
     for referral in await store.referrals_of(loaded.aggregate):
@@ -184,27 +187,24 @@ async def on_referral_deadline(timer: Timer, *, store: ReferralsStore, clock: Cl
         await commands.free_place(store, referral, now, wrap)
 
 
-async def on_consent_expiry(
-    timer: Timer, *, store: ReferralsStore, clock: Clock, timers: Timers
-) -> None:
+async def on_consent_expiry(timer: Timer, *, store: ReferralsStore, clock: Clock) -> None:
+    """Scopes past their date lapse; the next one to lapse gets its timer when the
+    `consent-withdrawn` (expired) event comes back (`on_consent_withdrawn`)."""
     now = clock.now()
     wrap = enveloper(SOURCE, cause_id=f"timer:{timer.timer_id}")
     try:
-        client = await store.clients.mutate(
-            {"_id": timer.target_id}, lambda c: c.expire_consent(now), wrap
-        )
+        await store.clients.mutate({"_id": timer.target_id}, lambda c: c.expire_consent(now), wrap)
     except NotFound:
         return
-    await timers.schedule(consent_timer(client))  # the next scope to lapse, if any
 
 
 def timer_handlers(
-    store: ReferralsStore, clock: Clock, timers: Timers
+    store: ReferralsStore, clock: Clock
 ) -> dict[str, Callable[[Timer], Awaitable[None]]]:
     async def deadline(timer: Timer) -> None:
         await on_referral_deadline(timer, store=store, clock=clock)
 
     async def consent(timer: Timer) -> None:
-        await on_consent_expiry(timer, store=store, clock=clock, timers=timers)
+        await on_consent_expiry(timer, store=store, clock=clock)
 
     return {REFERRAL_DEADLINE: deadline, CONSENT_EXPIRY: consent}
