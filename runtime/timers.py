@@ -41,8 +41,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import structlog
 from pydantic import BaseModel
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from runtime.backoff import Backoff
+from runtime.cas import duplicate_indexes
 from runtime.clock import Clock, SystemClock
 from runtime.documents import Change, DocumentStore, Versioned
 from runtime.errors import Conflict
@@ -58,6 +60,11 @@ _ONE_DAY = timedelta(days=1)
 WRITE_BACKOFF = Backoff(base=0.01, cap=0.5)
 # A failing handler's timer is tried again on a later pass, after 1 s, 2 s, ... up to a minute.
 HANDLER_RETRY = Backoff(base=1.0, cap=60.0)
+# A loop holds the buckets it fires from for one pass; one that died holding them is
+# overtaken after this long (real seconds, whatever the service's clock says).
+LEASE_SECONDS = 20.0
+# At most this many past days are closed in one pass (each is `shards` lookups by `_id`).
+CLOSE_DAYS = 62
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,7 @@ class Timers:
         self._cursors: DocumentStore[Cursor] = persistence.documents(
             f"{collection}_cursor", Cursor, id_field="cursor_id"
         )
+        self._leases = persistence.collection(f"{collection}_leases")
         self._shards = shards
         # Only the day a first cursor starts on is read from it (see `_open_cursor`).
         self._clock = clock or SystemClock()
@@ -229,7 +237,12 @@ class Timers:
         while day <= max(now.date(), cursor):
             ids += self.day_buckets(day)
             day += _ONE_DAY
-        loaded = await self._buckets.get_many(ids)
+        return (await self.due_in(ids, now))[:limit]
+
+    async def due_in(self, bucket_ids: Iterable[str], now: datetime) -> list[Timer]:
+        """The timers of these buckets whose moment is `now` or earlier, earliest first."""
+        now = _utc(now)
+        loaded = await self._buckets.get_many(bucket_ids)
         found = [
             Timer(e.timer_id, e.kind, e.target_id, e.due, bucket=bucket_id)
             for bucket_id, bucket in loaded.items()
@@ -237,7 +250,7 @@ class Timers:
             if e.due <= now
         ]
         found.sort(key=lambda t: (t.due, t.timer_id))
-        return found[:limit]
+        return found
 
     async def done(self, timers: Iterable[Timer], now: datetime | None = None) -> None:
         """Remove these fired timers; with `now`, also close past days and move the cursor.
@@ -268,36 +281,85 @@ class Timers:
         if now is not None:
             await self.advance(now)
 
+    async def lease(self, bucket_ids: Iterable[str], seconds: float = LEASE_SECONDS) -> set[str]:
+        """The buckets this caller now holds for a pass (the others are another loop's).
+
+        Not needed for correctness (handlers are idempotent, `done` is compare-and-set), but
+        without it two replicas that poll together would both fire every timer due. A unique
+        insert per bucket, so only one loop wins each; a lease older than `seconds` is
+        overtaken, so a loop that died holding it delays its timers, never loses them."""
+        wanted = list(dict.fromkeys(bucket_ids))
+        if not wanted:
+            return set()
+        at = datetime.now(UTC)
+        try:
+            await self._leases.insert_many([{"_id": b, "at": at} for b in wanted], ordered=False)
+            return set(wanted)
+        except BulkWriteError as exc:
+            lost = {wanted[i] for i in duplicate_indexes(exc)}
+        overtaken = await asyncio.gather(*(self._overtake(b, at, seconds) for b in lost))
+        return (set(wanted) - lost) | {b for b, won in zip(lost, overtaken, strict=True) if won}
+
+    async def _overtake(self, bucket_id: str, at: datetime, seconds: float) -> bool:
+        held = await self._leases.find_one({"_id": bucket_id})
+        if held is not None and held["at"] > at - timedelta(seconds=seconds):
+            return False
+        if held is not None:
+            await self._leases.delete_one({"_id": bucket_id})
+        try:
+            await self._leases.insert_one({"_id": bucket_id, "at": at})
+        except DuplicateKeyError:
+            return False  # another loop overtook it first
+        log.warning("timers.lease_overtaken", bucket=bucket_id, why="its loop stopped holding it")
+        return True
+
+    async def release(self, bucket_ids: Iterable[str]) -> None:
+        # One by `_id` each: the lookup FerretDB answers from its index.
+        await asyncio.gather(*(self._leases.delete_one({"_id": b}) for b in set(bucket_ids)))
+
     async def advance(self, now: datetime) -> date | None:
-        """Close every past day whose buckets are all empty and move the cursor past it."""
+        """Close the past days whose buckets are all empty and move the cursor past them.
+
+        In one read of their buckets and one write, for up to `CLOSE_DAYS` days a pass, so a
+        clock moved a month forward is caught up in a pass or two."""
         today = _utc(now).date()
         loaded = await self._cursor()
         if loaded is None:
             return None
-        day = loaded.aggregate.day
-        while day < today and await self._close(day):
-            moved, version = Cursor(day=day + _ONE_DAY), loaded.version
-            if await self._cursors.write([Change(moved, loaded=loaded)]):
-                break  # another loop moved it: the next pass starts from where it is
-            loaded, day = Versioned(moved, version + 1), moved.day
-        return day
+        first = loaded.aggregate.day
+        days = [first + _ONE_DAY * k for k in range(min((today - first).days, CLOSE_DAYS))]
+        closing = await self._close(days)
+        if not closing:
+            return first
+        moved = Cursor(day=closing[-1] + _ONE_DAY)
+        if await self._cursors.write([Change(moved, loaded=loaded)]):
+            return first  # another loop moved it: the next pass starts from where it is
+        return moved.day
 
-    async def _close(self, day: date) -> bool:
-        """Whether every bucket of `day` is now empty and closed (then no entry can join)."""
-        ids = self.day_buckets(day)
-        for _ in range(3):  # another loop closing the same day makes some writes stale
-            loaded = await self._buckets.get_many(ids)
-            if any(v.aggregate.entries for v in loaded.values()):
-                return False
-            changes = [Change(Bucket(bucket_id=i, closed=True)) for i in ids if i not in loaded]
-            changes += [
-                Change(v.aggregate.model_copy(update={"closed": True}), loaded=v)
-                for v in loaded.values()
-                if not v.aggregate.closed
-            ]
-            if not changes or not await self._buckets.write(changes):
-                return True
-        return False
+    async def _close(self, days: list[date]) -> list[date]:
+        """The leading days of `days` whose buckets are now all empty and closed.
+
+        A day with an entry left (not fired yet, or scheduled meanwhile) ends the run: no
+        later day is counted, so the cursor never passes an entry."""
+        ids = {day: self.day_buckets(day) for day in days}
+        loaded = await self._buckets.get_many([i for day in days for i in ids[day]])
+        closing: list[date] = []
+        changes: list[Change[Bucket]] = []
+        for day in days:
+            if any(loaded[i].aggregate.entries for i in ids[day] if i in loaded):
+                break
+            closing.append(day)
+            for i in ids[day]:
+                if i not in loaded:  # created closed: a scheduler cannot create it open later
+                    changes.append(Change(Bucket(bucket_id=i, closed=True)))
+                elif not loaded[i].aggregate.closed:
+                    bucket = loaded[i].aggregate.model_copy(update={"closed": True})
+                    changes.append(Change(bucket, loaded=loaded[i]))
+        stale = await self._buckets.write(changes) if changes else set()
+        if stale:  # someone wrote one first (a scheduler, or another loop closing it)
+            first_stale = min(date.fromisoformat(i.split("|")[0]) for i in stale)
+            closing = [day for day in closing if day < first_stale]
+        return closing
 
 
 Handler = Callable[[Timer], Awaitable[None]]
@@ -340,7 +402,21 @@ class TimerLoop:
         if not self._full:  # forget failures of timers that another replica has fired since
             present = {t.timer_id for t in timers}
             self._failing = {k: v for k, v in self._failing.items() if k in present}
-        ready = [t for t in timers if self._ready(t)]
+        held = await self._timers.lease({t.bucket for t in timers if self._ready(t)})
+        try:
+            # Read again what the held buckets hold now: another loop may have fired some of
+            # it between our first read and our lease.
+            fresh = await self._timers.due_in(held, now) if held else []
+            page = {t.timer_id for t in timers}
+            fired = await self._fire([t for t in fresh if t.timer_id in page and self._ready(t)])
+            await self._timers.done(fired, now=now)
+        finally:
+            await self._timers.release(held)
+        # A full page that fired something: more may be due behind it, so no pause.
+        self._full = self._full and bool(fired)
+        return len(fired)
+
+    async def _fire(self, ready: list[Timer]) -> list[Timer]:
         gate = asyncio.Semaphore(self._concurrency)
 
         async def fire(timer: Timer) -> bool:
@@ -354,11 +430,7 @@ class TimerLoop:
             return True
 
         results = await asyncio.gather(*(fire(t) for t in ready))
-        fired = [t for t, ok in zip(ready, results, strict=True) if ok]
-        await self._timers.done(fired, now=now)
-        # A full page that fired something: more may be due behind it, so no pause.
-        self._full = self._full and bool(fired)
-        return len(fired)
+        return [t for t, ok in zip(ready, results, strict=True) if ok]
 
     def _ready(self, timer: Timer) -> bool:
         if timer.kind not in self._handlers:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from runtime.backoff import Backoff
 from runtime.timers import Bucket, Timer, TimerLoop, Timers
@@ -29,14 +30,46 @@ class FixedClock:
         return self.at
 
 
+class MemoryCollection:
+    """The calls the leases make on their collection, with unique `_id`s."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+
+    async def insert_many(self, docs: list[dict[str, Any]], ordered: bool = True) -> None:
+        errors = []
+        for n, doc in enumerate(docs):
+            if doc["_id"] in self.docs:
+                errors.append({"index": n, "code": 11000})
+            else:
+                self.docs[doc["_id"]] = dict(doc)
+        if errors:
+            raise BulkWriteError({"writeErrors": errors})
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        if doc["_id"] in self.docs:
+            raise DuplicateKeyError("E11000")
+        self.docs[doc["_id"]] = dict(doc)
+
+    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        return self.docs.get(query["_id"])
+
+    async def delete_one(self, query: dict[str, Any]) -> None:
+        self.docs.pop(query["_id"], None)
+
+
 class MemoryPersistence:
     """`documents(...)` over dicts: the part of `Persistence` that `Timers` uses."""
 
     def __init__(self) -> None:
         self.stores: dict[str, InMemoryDocuments[Any]] = {}
+        self.collections: dict[str, MemoryCollection] = {}
 
     def documents(self, name: str, model: type[BaseModel], *, id_field: str) -> Any:
         return self.stores.setdefault(name, InMemoryDocuments(id_field))
+
+    def collection(self, name: str) -> Any:
+        return self.collections.setdefault(name, MemoryCollection())
 
 
 def make(clock: FixedClock, shards: int = 4) -> tuple[Timers, MemoryPersistence]:
@@ -278,3 +311,23 @@ async def test_run_survives_a_failing_pass_and_goes_on() -> None:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     assert not failures
+
+
+async def test_a_bucket_another_loop_holds_is_left_to_it_until_its_lease_expires() -> None:
+    clock = FixedClock(START)
+    timers, persistence = make(clock, shards=1)
+    await timers.schedule([timer(1, START)])
+    calls: list[str] = []
+
+    async def handle(t: Timer) -> None:
+        calls.append(t.timer_id)
+
+    loop = TimerLoop(timers, clock, {"deadline": handle})
+    assert await timers.lease(["2026-12-01|00"]) == {"2026-12-01|00"}  # another loop's pass
+    assert await loop.fire_due() == 0
+    assert calls == []
+    leases = persistence.collections["timers_leases"].docs
+    leases["2026-12-01|00"]["at"] -= timedelta(minutes=5)  # that loop died holding it
+    assert await loop.fire_due() == 1
+    assert calls == ["T-1"]
+    assert leases == {}, "a pass releases what it held"
