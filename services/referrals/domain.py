@@ -28,6 +28,7 @@ from schemas.types import (
     ShortText,
     SlaName,
 )
+from services.referrals.clients import lead_provider
 from services.referrals.directory import SlaSettings
 
 ACTIVE = ev.ACTIVE_REFERRAL_STATUSES
@@ -331,11 +332,6 @@ def check_may_move(principal: Principal, referral: Referral) -> None:
     """404 for a referral the caller may not see; the lifecycle table decides the rest."""
     if not may_see_referral(principal, referral):
         raise NotFound("no such referral")
-
-
-def lead_provider(referrals: list[Referral]) -> str | None:
-    """The client's case owner: the provider of its active lead referral, if any."""
-    return next((r.provider_id for r in referrals if r.lead and r.is_active), None)
 
 
 def decide_lead(requested: bool | None, referrals: list[Referral]) -> bool:
