@@ -272,6 +272,30 @@ async def test_consent_withdrawal_ends_referrals_and_provider_access(
     assert referral["history"][-1]["by_role"] == "system"
 
 
+async def test_a_consent_past_its_expiry_date_lapses_when_the_clock_passes_it(
+    platform: Platform, feed: JcpFeed
+) -> None:
+    jcp = platform.as_("jcp", "referrals")
+    client_id = await _client(platform, feed)
+    # After the first test the clock reads early January 2027; alone, it reads today.
+    recorded = await jcp.post(
+        f"/clients/{client_id}/consent",
+        {"scopes": ["employers"], "form_version": "CW-2026-03", "expires": "2027-02-01"},
+    )
+    assert recorded.status_code == 200, recorded.text
+    await _set_clock(platform, "2027-02-02T00:00:30+00:00")
+
+    async def lapsed() -> dict | None:
+        ledger = (await jcp.get(f"/clients/{client_id}/consent")).json()
+        return ledger if ledger["history"][-1]["action"] == "expired" else None
+
+    ledger = await poll(lapsed, timeout=15, what="the employers consent to lapse")
+    assert ledger["history"][-1]["scopes"] == ["employers"]
+    assert [c["scope"] for c in ledger["current"]] == ["providers"]
+    recorded_entry = next(h for h in ledger["history"] if "employers" in h["scopes"])
+    assert recorded_entry["form_version"] == "CW-2026-03" and recorded_entry["by_org"] == "JCP-CW"
+
+
 async def test_partnerships_see_only_their_own_clients_and_referrals(
     platform: Platform, feed: JcpFeed
 ) -> None:
