@@ -38,9 +38,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Annotated
 
 import structlog
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, PlainSerializer
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from runtime.backoff import Backoff
@@ -78,6 +79,9 @@ class Timer:
     bucket: str = field(default="", compare=False, repr=False)
 
 
+SEPARATOR = "\x1f"  # the ASCII unit separator: never part of an id or a kind
+
+
 class Entry(BaseModel):
     timer_id: str
     kind: str
@@ -85,9 +89,25 @@ class Entry(BaseModel):
     due: datetime
 
 
+def _pack(entry: Entry) -> str:
+    return SEPARATOR.join((entry.timer_id, entry.kind, entry.target_id, entry.due.isoformat()))
+
+
+def _unpack(value: object) -> object:
+    if isinstance(value, str):
+        timer_id, kind, target_id, due = value.split(SEPARATOR)
+        return {"timer_id": timer_id, "kind": kind, "target_id": target_id, "due": due}
+    return value
+
+
+# Stored as one string each: FerretDB reads a bucket of a hundred strings several times faster
+# than one of a hundred small documents, and a pass reads every bucket of the day.
+PackedEntry = Annotated[Entry, BeforeValidator(_unpack), PlainSerializer(_pack, when_used="json")]
+
+
 class Bucket(BaseModel):
     bucket_id: str
-    entries: list[Entry] = []
+    entries: list[PackedEntry] = []
     closed: bool = False
 
 
@@ -185,6 +205,8 @@ class Timers:
         latest = {t.timer_id: t for t in timers}
         if not latest:
             return
+        if any(SEPARATOR in f for t in latest.values() for f in (t.timer_id, t.kind, t.target_id)):
+            raise ValueError("a timer's id, kind or target contains a control character")
         entries = [
             Entry(timer_id=t.timer_id, kind=t.kind, target_id=t.target_id, due=_utc(t.due))
             for t in latest.values()
