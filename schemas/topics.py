@@ -75,9 +75,13 @@ VACANCY_EVENTS = Topic(
         vacancies.VacancyScoped,
         vacancies.VacancyClosed,
         vacancies.VacancyFilled,
+        vacancies.VacancyPartlyFilled,
+        vacancies.VacancyExpired,
+        *vacancies.SUBMISSION_EVENTS,
         vacancies.PlacementStarted,
         vacancies.PlacementSustained,
         vacancies.PlacementEnded,
+        vacancies.PlacementRevolvingDoor,
     ),
 )
 MATCH_EVENTS = Topic(

@@ -56,7 +56,7 @@ ProgrammeKind = Literal["assessment", "iag", "skills", "routeway", "support", "e
 SlaName = Literal["acknowledge", "start", "action_plan"]
 PartnershipId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 """A partnership of local authorities (`deploy/local/partnerships.json`)."""
-VacancyStatus = Literal["posted", "open", "closed", "filled"]
+VacancyStatus = Literal["posted", "open", "partly-filled", "filled", "closed", "expired"]
 QualificationLevel = Annotated[int, Field(ge=0, le=8, description="RQF level 0-8.")]
 
 # The shape of a National Insurance number: two letters, six digits, a suffix A-D. Claimant

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -16,6 +16,7 @@ from schemas.types import (
     QualificationLevel,
     ShortText,
     Skills,
+    SkillsForLifeLevel,
     Wards,
 )
 
@@ -79,6 +80,20 @@ class VacancyScoped(_VacancyEvent):
     target_priority_groups: PriorityGroups
     target_wards: Wards
     guarantees: Guarantees
+    shortlist_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=3 * MAX_POSITIONS,
+        description="Live candidates at most; 3 x positions when not set.",
+    )
+    min_literacy: SkillsForLifeLevel | None = None
+    min_numeracy: SkillsForLifeLevel | None = None
+    routeway: EntityId | None = Field(
+        default=None,
+        description="A programme id: clients who completed it rank first, and a `job` guarantee "
+        "is honoured for them.",
+    )
+    positions_left: int | None = Field(default=None, ge=0, le=MAX_POSITIONS)
 
 
 class VacancyClosed(_VacancyEvent):
@@ -94,6 +109,124 @@ class VacancyFilled(_VacancyEvent):
     event_type = "vacancies.vacancy.filled"
 
     status: Literal["filled"] = "filled"
+    positions_left: int = Field(default=0, ge=0, le=0)
+
+
+class VacancyPartlyFilled(_VacancyEvent):
+    """A placement started and positions are left: the vacancy stays open for matching."""
+
+    event_type = "vacancies.vacancy.partly-filled"
+
+    status: Literal["partly-filled"] = "partly-filled"
+    positions_left: int = Field(ge=1, le=MAX_POSITIONS)
+
+
+class VacancyExpired(_VacancyEvent):
+    """Still open after its closing date: no more matches, live ones are withdrawn."""
+
+    event_type = "vacancies.vacancy.expired"
+
+    status: Literal["expired"] = "expired"
+    closing_date: date
+
+
+SubmissionStatus = Literal[
+    "submitted",
+    "interview-scheduled",
+    "work-trial",
+    "offer",
+    "no-offer",
+    "no-show",
+    "left-early",
+    "declined",
+    "placed",
+]
+LIVE_SUBMISSION_STATUSES: frozenset[str] = frozenset(
+    {"submitted", "interview-scheduled", "work-trial", "offer"}
+)
+"""A submission is live until it ends; one live submission per client and vacancy."""
+
+
+class _SubmissionEvent(EventData):
+    submission_id: EntityId
+    vacancy_id: EntityId
+    client_id: EntityId
+    match_id: EntityId | None = None
+    brokerage_id: EntityId
+    partnership: PartnershipId | None = _PARTNERSHIP
+
+
+class SubmissionSubmitted(_SubmissionEvent):
+    event_type = "vacancies.submission.submitted"
+
+    status: Literal["submitted"] = "submitted"
+
+
+class SubmissionInterviewScheduled(_SubmissionEvent):
+    event_type = "vacancies.submission.interview-scheduled"
+
+    status: Literal["interview-scheduled"] = "interview-scheduled"
+    at: datetime
+
+
+class SubmissionWorkTrial(_SubmissionEvent):
+    event_type = "vacancies.submission.work-trial"
+
+    status: Literal["work-trial"] = "work-trial"
+    start: date
+    end: date = Field(description="15 working days from `start`, inclusive.")
+
+
+class SubmissionOffer(_SubmissionEvent):
+    event_type = "vacancies.submission.offer"
+
+    status: Literal["offer"] = "offer"
+
+
+class SubmissionNoOffer(_SubmissionEvent):
+    event_type = "vacancies.submission.no-offer"
+
+    status: Literal["no-offer"] = "no-offer"
+
+
+class SubmissionNoShow(_SubmissionEvent):
+    event_type = "vacancies.submission.no-show"
+
+    status: Literal["no-show"] = "no-show"
+
+
+class SubmissionLeftEarly(_SubmissionEvent):
+    event_type = "vacancies.submission.left-early"
+
+    status: Literal["left-early"] = "left-early"
+
+
+class SubmissionDeclined(_SubmissionEvent):
+    event_type = "vacancies.submission.declined"
+
+    status: Literal["declined"] = "declined"
+
+
+class SubmissionPlaced(_SubmissionEvent):
+    """The offer was accepted: the placement (`placement_id`) started from it."""
+
+    event_type = "vacancies.submission.placed"
+
+    status: Literal["placed"] = "placed"
+    placement_id: EntityId
+
+
+SUBMISSION_EVENTS: tuple[type[_SubmissionEvent], ...] = (
+    SubmissionSubmitted,
+    SubmissionInterviewScheduled,
+    SubmissionWorkTrial,
+    SubmissionOffer,
+    SubmissionNoOffer,
+    SubmissionNoShow,
+    SubmissionLeftEarly,
+    SubmissionDeclined,
+    SubmissionPlaced,
+)
 
 
 class _PlacementEvent(EventData):
@@ -110,6 +243,13 @@ class PlacementStarted(_PlacementEvent):
 
     start_date: date
     hours_per_week: float = Field(gt=0, le=48)
+    lead_provider_id: EntityId | None = Field(
+        default=None, description="The client's lead provider at the start: the one credited."
+    )
+    match_id: EntityId | None = Field(
+        default=None, description="The match that led here, so explanations join to outcomes."
+    )
+    submission_id: EntityId | None = None
 
 
 class PlacementSustained(_PlacementEvent):
@@ -125,3 +265,15 @@ class PlacementEnded(_PlacementEvent):
 
     end_date: date
     reason: ShortText
+    revolving_door: bool = Field(
+        default=False, description="The client claimed benefit again during or soon after it."
+    )
+
+
+class PlacementRevolvingDoor(_PlacementEvent):
+    """A reclaim within 26 weeks after a placement ended: the placement is marked."""
+
+    event_type = "vacancies.placement.revolving-door"
+
+    reclaim_date: date
+    revolving_door: Literal[True] = True
