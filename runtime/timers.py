@@ -5,7 +5,11 @@ has passed, and removes it only after its handler returned; a crash in between, 
 loading the same timer, fires it again. Handlers must therefore be idempotent: they check the
 aggregate's state under compare-and-set (a deadline already met, or already expired, is a
 no-op) and derive the ids of what they create from the timer, so a second firing has no second
-effect. Any number of loops (one per replica) may run against the same collections.
+effect. Any number of loops (one per replica) may run against the same collections: each
+*leases* the buckets it fires from for the pass (a unique insert per bucket), so replicas that
+poll together do not all fire the same timers; a loop that dies holding a lease delays those
+timers by `LEASE_SECONDS`, never loses them, and the leases only save work: correctness rests on
+the idempotent handlers and on `done` being a compare-and-set.
 
 **Storage.** FerretDB answers only an exact `{_id: "<string>"}` filter from an index, so a query
 on a `due` field would scan every timer. Timers are kept instead in *day buckets*: documents

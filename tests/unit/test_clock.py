@@ -16,7 +16,12 @@ from runtime.auth import load_tokens
 from runtime.clock import ControlledClock, SystemClock, clock_router
 from runtime.errors import Conflict
 from runtime.http import create_http_app
-from runtime.settings import REPO_ROOT
+from runtime.kafka import EventProducer
+from runtime.mongo import connect
+from runtime.persistence import Persistence
+from runtime.service import ServiceRuntime
+from runtime.settings import REPO_ROOT, ServiceSettings
+from runtime.timers import Timers
 
 OPERATIONS = {"Authorization": "Bearer dev-operations-token"}
 
@@ -140,3 +145,35 @@ async def test_without_clock_control_the_endpoint_is_not_there() -> None:
             "/admin/clock", json={"now": "2027-01-04T09:00:00Z"}, headers=OPERATIONS
         )
         assert answer.status_code == 404
+
+
+def _runtime(allow_clock_control: bool) -> ServiceRuntime:
+    settings = ServiceSettings(service_name="t", allow_clock_control=allow_clock_control)
+    client = connect("mongodb://127.0.0.1:1")  # never used: nothing here reaches the database
+    persistence = Persistence.of(client["t"])
+    clock = ControlledClock(persistence.db["clock"]) if allow_clock_control else SystemClock()
+    return ServiceRuntime(
+        settings=settings,
+        producer=EventProducer("127.0.0.1:1", "t"),
+        client=client,
+        persistence=persistence,
+        clock=clock,
+    )
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_service_mounts_the_clock_route_only_when_allowed(allowed: bool) -> None:
+    runtime = _runtime(allowed)
+    app = runtime.http_app(title="t", description="d")
+    assert ("/admin/clock" in app.openapi()["paths"]) is allowed
+
+
+def test_timers_start_a_loop_with_the_service_clock() -> None:
+    runtime = _runtime(True)
+    timers = runtime.timers({"deadline": _noop})
+    assert isinstance(timers, Timers)
+    assert len(runtime.background) == 1, "the loop runs in the service's background"
+
+
+async def _noop(timer: object) -> None:
+    return None
