@@ -6,6 +6,16 @@ Each service runs as its own process, as in production; their JSON logs go to
 `REPLICAS="referrals=2,matching=2"` runs that many processes of a service in its one consumer
 group (`referrals-2` on port 8111, logging to `referrals-2.log`). Infrastructure that was
 already running is left running.
+
+Environment:
+- `CLOCK_CONTROL=1` starts every service with `ALLOW_CLOCK_CONTROL=true`, so operations can move
+  a service's clock forward with `POST /admin/clock` (demonstrations only); the demo then jumps
+  the referrals service past a deadline and shows the breach. Without it (plain `make run`)
+  every service runs with `ALLOW_CLOCK_CONTROL=false` and the endpoint answers 404.
+- `PORT_OFFSET=n` moves every service's HTTP port by n (referrals on 8101 + n, ...), for a
+  second platform beside another one on the same machine; replicas keep their +10 steps.
+- `DEMO=0` starts without demo data. `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI`, both set, use
+  that infrastructure and start none; `LOCAL_INFRA_DIR` moves `.local` (logs included).
 """
 
 from __future__ import annotations
@@ -25,8 +35,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from brokerage_client import Platform, WebhookReceiver  # noqa: E402
-from deploy.local.demo import TOKENS, run_demo  # noqa: E402
+from deploy.local.demo import TOKENS, DemoError, run_demo  # noqa: E402
 from runtime.supervisor import (  # noqa: E402
+    SERVICES,
     Supervisor,
     parse_replicas,
     start_services,
@@ -44,10 +55,29 @@ def _stop_on_sigterm(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-async def _demo(provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver) -> None:
+async def _demo(
+    urls: dict[str, str], provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver
+) -> None:
     async with httpx.AsyncClient(timeout=10) as client:
-        platform = Platform.with_dev_tokens(client, TOKENS)
+        platform = Platform.with_dev_tokens(client, TOKENS, urls=urls)
         await run_demo(platform, BOOTSTRAP, provider_hooks, employer_hooks)
+
+
+def _ports() -> dict[str, int]:
+    raw = os.environ.get("PORT_OFFSET", "0").strip() or "0"
+    if not raw.lstrip("-").isdigit():
+        raise ValueError("PORT_OFFSET: a whole number of ports, as in PORT_OFFSET=1000")
+    offset = int(raw)
+    ports = {service: port + offset for service, port in SERVICES.items()}
+    if not all(1024 <= port <= 65535 - 100 for port in ports.values()):
+        raise ValueError("PORT_OFFSET: the services' ports must stay within 1024-65435")
+    return ports
+
+
+def _clock_env() -> dict[str, str]:
+    # Explicit both ways: plain `make run` never lets a clock move, whatever the shell exported.
+    on = os.environ.get("CLOCK_CONTROL", "").strip().lower() in ("1", "true", "yes")
+    return {"ALLOW_CLOCK_CONTROL": "true" if on else "false"}
 
 
 def _replicas() -> dict[str, int]:
@@ -70,6 +100,7 @@ def _wait_for_ctrl_c() -> NoReturn:
 def main() -> int:
     try:
         replicas = _replicas()
+        ports = _ports()
     except ValueError as error:
         print(error)
         return 2
@@ -88,12 +119,16 @@ def main() -> int:
     try:
         created = asyncio.run(ensure_topics(BOOTSTRAP))
         print(f"topics ready ({len(created)} created)")
-        processes = start_services(LOG_DIR, replicas=replicas)
+        clock_env = _clock_env()
+        processes = start_services(LOG_DIR, ports=ports, env=clock_env, replicas=replicas)
         wait_ready(processes)
         # From here on a service that dies is restarted, during the demo too.
         supervisor = Supervisor(processes)
         supervisor.start()
-        print("\nservices (OpenAPI docs at <url>/docs):")
+        clock = (
+            "movable (CLOCK_CONTROL=1)" if clock_env["ALLOW_CLOCK_CONTROL"] == "true" else "real"
+        )
+        print(f"\nservices (OpenAPI docs at <url>/docs; clocks: {clock}):")
         for p in processes:
             print(f"  {p.name:<14} {p.url}   log: {p.log_path}")
         with (
@@ -102,7 +137,12 @@ def main() -> int:
         ):
             if os.environ.get("DEMO", "1") != "0":
                 print("\nloading demo data through the contract:")
-                asyncio.run(_demo(provider_hooks, employer_hooks))
+                urls = {p.name: p.url for p in processes if p.name in SERVICES}
+                try:
+                    asyncio.run(_demo(urls, provider_hooks, employer_hooks))
+                except (DemoError, TimeoutError, httpx.HTTPError) as error:
+                    # The platform is still worth exploring; the logs say what went wrong.
+                    print(f"\nthe demo stopped early: {error}")
             print(
                 "\nthe platform is running; dev tokens are in deploy/local/dev-tokens.json. "
                 "A service that exits is restarted; Ctrl-C stops everything."
