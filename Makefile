@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum 
 .PHONY: run test venv lint unit integration e2e faults schemas topics infra-up infra-down \
         infra-status bench lock clean
 
-run: venv ## Start infrastructure, the four services and demo data; Ctrl-C stops it all
+run: venv ## Start infrastructure, the four services and the demo (CLOCK_CONTROL=1: movable clocks); Ctrl-C stops it all
 	$(PY) deploy/local/run.py
 
 test: venv lint ## Lint, then every test against real Kafka and FerretDB
