@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas import jcp, matching, notifications, referrals, vacancies
+from schemas import jcp, matching, notifications, operations, referrals, vacancies
 from schemas.base import EventData
 
 
@@ -96,6 +96,12 @@ NOTIFICATION_EVENTS = Topic(
     written_by="notifications",
     events=(notifications.NotificationDelivered, notifications.NotificationFailed),
 )
+OPERATIONS_EVENTS = Topic(
+    name="operations.events.v1",
+    key="partnership",
+    written_by="operations",
+    events=(operations.DisparityDetected, operations.RedriveStarted, operations.RedriveFinished),
+)
 
 TOPICS: tuple[Topic, ...] = (
     JCP_CLAIMANT_EVENTS,
@@ -104,6 +110,7 @@ TOPICS: tuple[Topic, ...] = (
     VACANCY_EVENTS,
     MATCH_EVENTS,
     NOTIFICATION_EVENTS,
+    OPERATIONS_EVENTS,
 )
 
 EVENT_MODELS: dict[str, type[EventData]] = {
@@ -125,6 +132,7 @@ __all__ = [
     "JCP_CLAIMANT_EVENTS",
     "MATCH_EVENTS",
     "NOTIFICATION_EVENTS",
+    "OPERATIONS_EVENTS",
     "REFERRAL_EVENTS",
     "TOPICS",
     "VACANCY_EVENTS",
