@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from runtime.auth import allow
-from runtime.errors import Invalid, NotFound
+from runtime.clock import Clock
+from runtime.errors import NotFound
 from runtime.events import Wrap, enveloper
 from runtime.ids import new_id
 from runtime.principal import Principal
@@ -18,7 +19,7 @@ from schemas.base import EventData
 from schemas.types import EntityId, Location, ShortText, VacancyStatus
 from schemas.vacancies import MAX_POSITIONS
 from schemas.visibility import employer_view_of_match
-from services.vacancies import domain
+from services.vacancies import commands, domain
 from services.vacancies.domain import MAX_DESCRIPTION, PersonSpecification, Vacancy
 from services.vacancies.store import VacanciesStore
 
@@ -65,7 +66,7 @@ class EndPlacement(BaseModel):
     reason: ShortText
 
 
-def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) -> APIRouter:
+def build_router(store: VacanciesStore, clock: Clock) -> APIRouter:
     router = APIRouter(tags=["vacancies"])
 
     def wrap(request: Request) -> Wrap:
@@ -94,14 +95,15 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
     async def post_vacancy(
         body: NewVacancy, principal: Brokerage, request: Request
     ) -> VacancyCreated:
+        now = clock.now()
         vacancy, events = Vacancy.post(
             new_id("VAC"),
             principal.org_id,
-            today(),
+            now,
             partnership=principal.partnership,
             **body.model_dump(),
         )
-        await store.register_employer(principal.org_id, body.employer_id)
+        await store.register_employer(principal.org_id, body.employer_id, now)
         await store.vacancies.add(vacancy, wrap(request)(events))
         return VacancyCreated(vacancy_id=vacancy.vacancy_id)
 
@@ -156,17 +158,16 @@ def build_router(store: VacanciesStore, today: Callable[[], date] = date.today) 
         vacancy_id: str, body: NewPlacement, principal: Brokerage, request: Request
     ) -> PlacementCreated:
         vacancy = await visible(vacancy_id, principal)
-        candidate = (await store.candidates([body.client_id])).get(body.client_id, {})
-        if not domain.client_may_be_placed(vacancy, candidate.get("partnership")):
-            raise Invalid(
-                "the client does not belong to the vacancy's partnership", field="client_id"
-            )
-        placement_id = new_id("PL")
-        await managed(
+        if not domain.may_manage_vacancy(principal, vacancy):
+            raise NotFound("no such vacancy")
+        placement_id = await commands.place(
+            store,
             vacancy_id,
-            principal,
-            request,
-            lambda v: v.place(placement_id, body.client_id, body.start_date, body.hours_per_week),
+            body.client_id,
+            body.start_date,
+            body.hours_per_week,
+            clock.now(),
+            wrap(request),
         )
         return PlacementCreated(placement_id=placement_id)
 

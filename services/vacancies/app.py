@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from runtime.handlers import bind
 from runtime.service import ServiceRuntime
 from schemas.topics import MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
+from services.vacancies import reactions, sustainment
 from services.vacancies.api import build_router
 from services.vacancies.handlers import HANDLERS
 from services.vacancies.settings import Settings
 from services.vacancies.store import VacanciesStore
-from services.vacancies.sustainment import sustainment_job
+from services.vacancies.submission_api import build_submission_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -19,13 +20,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rt = ServiceRuntime.build(settings)
     store = VacanciesStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    rt.consume([MATCH_EVENTS, REFERRAL_EVENTS], rt.effects(bind(HANDLERS, store=store)))
+    timers = rt.timers(sustainment.timer_handlers(store, rt.clock))
+    deps = reactions.Deps(store, timers, rt.clock)
+    # Other services' events feed the read models; our own come back to schedule timers and
+    # finish what a placement starts (see `reactions`).
+    rt.consume(
+        [MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS],
+        rt.effects({**bind(HANDLERS, store=store), **reactions.reactions(deps)}),
+    )
     rt.publishes(VACANCY_EVENTS)
-    rt.background.append(sustainment_job(store, settings.sustainment_check_seconds))
     return rt.http_app(
         title="Vacancies service",
-        description="Employer brokerage posts and scopes vacancies, sees shortlists, records "
-        "placements; sustainment at 13 and 26 weeks is tracked from the start date.",
-        router=build_router(store),
+        description="Employer brokerage posts and scopes vacancies, sees shortlists, puts "
+        "matched clients forward (submissions, interviews, work trials, offers) and records "
+        "placements; vacancies expire at their closing date, sustainment is recorded at 13 and "
+        "26 weeks from the start date, and a reclaim marks the revolving door.",
+        routers=[build_router(store, rt.clock), build_submission_router(store, rt.clock)],
         setup=store.ensure_indexes,
     )

@@ -1,17 +1,26 @@
-"""Kafka handlers of the vacancies service: keep the shortlist and candidate read models.
+"""Kafka handlers of the vacancies service for other services' events: the shortlist and
+candidate read models, and the revolving door.
 
 Every projection write is an upsert of the state the event states outright, so replaying an
-event changes nothing. The composition root binds `store` (`runtime.handlers.bind`).
+event changes nothing. A reclaim changes the client's placements under compare-and-set, and
+each placement is ended or marked at most once. The composition root binds `store` and `clock`
+(`runtime.handlers.bind`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from runtime.errors import NotFound
+from runtime.events import enveloper
 from schemas import matching, referrals
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
 from services.vacancies.store import VacanciesStore
+from services.vacancies.sustainment import SOURCE
+
+# A referral in one of these holds the client: its lead provider is the client's lead provider.
+ACTIVE_REFERRAL = frozenset({"created", "on-hold", "accepted", "started"})
 
 
 async def on_match_proposed(
@@ -41,11 +50,60 @@ async def on_job_ready(
     await store.set_profile(data.client_id, data.model_dump(mode="json"))
 
 
+async def on_client_registered(
+    _: CloudEvent, data: referrals.ClientRegistered, *, store: VacanciesStore
+) -> None:
+    if data.partnership:
+        await store.set_partnership(data.client_id, data.partnership)
+
+
 async def on_client_moved(
     _: CloudEvent, data: referrals.ClientMoved, *, store: VacanciesStore
 ) -> None:
     await store.set_partnership(data.client_id, data.to_partnership)
 
+
+async def on_referral(
+    _: CloudEvent, data: referrals._ReferralEvent, *, store: VacanciesStore
+) -> None:
+    """Each referral as it stands, so a placement knows the client's lead provider."""
+    active = data.status in ACTIVE_REFERRAL
+    await store.note_referral(data.client_id, data.referral_id, data.provider_id, data.lead, active)
+
+
+async def on_reclaimed(
+    event: CloudEvent, data: referrals.ClientReclaimed, *, store: VacanciesStore
+) -> None:
+    """The revolving door: the client's placements are ended or marked (see `Vacancy.reclaimed`)."""
+    candidate = await store.candidate(data.client_id)
+    vacancy_ids = sorted(set((candidate.get("placements") or {}).values()))
+    wrap = enveloper(SOURCE, cause=event)
+    for vacancy_id, loaded in (await store.vacancies.get_many(vacancy_ids)).items():
+        if not loaded.aggregate.reclaimed(data.client_id, data.reclaim_date):
+            continue  # nothing of this client's to end or mark here: no write
+        try:
+            await store.vacancies.mutate(
+                {"_id": vacancy_id},
+                lambda v: v.reclaimed(data.client_id, data.reclaim_date),
+                wrap,
+            )
+        except NotFound:
+            continue
+
+
+REFERRAL_EVENTS = (
+    referrals.ReferralCreated,
+    referrals.ReferralAccepted,
+    referrals.ReferralRejected,
+    referrals.ReferralStarted,
+    referrals.ReferralCompleted,
+    referrals.ReferralDroppedOut,
+    referrals.ReferralWithdrawn,
+    referrals.ReferralOnHold,
+    referrals.ReferralReleased,
+    referrals.ReferralDidNotStart,
+    referrals.ReferralExpired,
+)
 
 HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
     matching.MatchProposed: on_match_proposed,
@@ -53,5 +111,8 @@ HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
     referrals.ConsentRecorded: on_consent,
     referrals.ConsentWithdrawn: on_consent,
     referrals.ClientJobReady: on_job_ready,
+    referrals.ClientRegistered: on_client_registered,
     referrals.ClientMoved: on_client_moved,
+    referrals.ClientReclaimed: on_reclaimed,
+    **dict.fromkeys(REFERRAL_EVENTS, on_referral),
 }
