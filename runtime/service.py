@@ -29,7 +29,7 @@ from runtime.persistence import Persistence
 from runtime.settings import ServiceSettings
 from runtime.timers import Handler, TimerLoop, Timers
 from schemas.base import EventData
-from schemas.envelope import CloudEvent
+from schemas.export import described_only, envelope_union
 from schemas.topics import Topic
 
 log = structlog.get_logger(__name__)
@@ -114,8 +114,10 @@ class ServiceRuntime:
             group_id=s.group_id,
             title=f"{s.group_id}-consumer",
             description=f"The {s.group_id} service's consumer group: "
-            + ", ".join(sorted(dispatcher.models)),
-        )(_described_only)
+            + ", ".join(sorted(dispatcher.models))
+            + ". The message schema is each event's CloudEvent with its `data` model; other "
+            "event types on these topics are skipped, invalid records dead-lettered.",
+        )(described_only(dispatcher.models))
         return self.consumer
 
     def timers(self, handlers: Mapping[str, Handler]) -> Timers:
@@ -141,9 +143,10 @@ class ServiceRuntime:
         """Declare the topic this service writes, for its AsyncAPI document."""
         self.spec.publisher(
             topic.name,
-            schema=CloudEvent,
+            schema=envelope_union(topic.event_types),
             title=topic.name,
-            description=f"{', '.join(topic.event_types)}; keyed by {topic.key}.",
+            description=f"{', '.join(topic.event_types)}; keyed by {topic.key}. The message "
+            "schema is each event's CloudEvent, told apart by `type`, with its `data` model.",
         )
 
     async def readiness(self) -> dict[str, bool]:
