@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from runtime.auth import allow
-from runtime.clock import Clock
+from runtime.clock import Clock, SystemClock
 from runtime.errors import NotFound
 from runtime.events import Wrap, enveloper
 from runtime.ids import new_id
@@ -66,7 +66,8 @@ class EndPlacement(BaseModel):
     reason: ShortText
 
 
-def build_router(store: VacanciesStore, clock: Clock) -> APIRouter:
+def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter:
+    clock = clock or SystemClock()
     router = APIRouter(tags=["vacancies"])
 
     def wrap(request: Request) -> Wrap:

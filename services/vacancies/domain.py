@@ -11,7 +11,7 @@ positions left) -> `filled`; `closed` by the brokerage from any status still tak
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -151,11 +151,13 @@ class Vacancy(BaseModel):
         cls,
         vacancy_id: str,
         brokerage_id: str,
-        now: datetime,
+        now: datetime | date,
         *,
         partnership: str | None = None,
         **fields: object,
     ) -> tuple[Vacancy, list[EventData]]:
+        if not isinstance(now, datetime):  # a day alone: posted at its start (UTC)
+            now = datetime.combine(now, time(0), tzinfo=UTC)
         vacancy = cls(
             vacancy_id=vacancy_id,
             brokerage_id=brokerage_id,
