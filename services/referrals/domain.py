@@ -28,7 +28,7 @@ from schemas.types import (
     ShortText,
     SlaName,
 )
-from services.referrals.clients import lead_provider
+from services.referrals.clients import Client, lead_provider
 from services.referrals.directory import SlaSettings
 
 ACTIVE = ev.ACTIVE_REFERRAL_STATUSES
@@ -318,13 +318,23 @@ class Referral(BaseModel):
 # --- Who may see and do what (named rules, tested in tests/unit/referrals) ---------------------
 
 
-def may_see_referral(principal: Principal, referral: Referral) -> bool:
+def may_see_referral(
+    principal: Principal, referral: Referral, client: Client | None = None
+) -> bool:
     """A provider sees referrals addressed to it, from any partnership it serves; JCP and
-    operations see their own partnership's referrals; employers never see one."""
+    operations see their own partnership's referrals and, once a client has moved to them with
+    `tracking` consent, the client's earlier ones too (the history follows the client); an
+    employer never sees one."""
     if principal.is_("provider"):
         return referral.provider_id == principal.org_id
     if principal.is_("jcp", "operations"):
-        return principal.sees(referral.partnership)
+        if principal.sees(referral.partnership):
+            return True
+        return (
+            client is not None
+            and principal.sees(client.partnership)
+            and "tracking" in client.consent_scopes
+        )
     return False
 
 

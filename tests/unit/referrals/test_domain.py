@@ -202,3 +202,15 @@ def test_who_sees_a_referral() -> None:
 
 def test_active_is_the_one_definition_from_the_schemas() -> None:
     assert ACTIVE == ev.ACTIVE_REFERRAL_STATUSES == {"created", "on-hold", "accepted", "started"}
+
+
+def test_a_client_who_moved_with_tracking_consent_brings_their_referrals_along() -> None:
+    from services.referrals.clients import Client
+    from tests.unit.referrals.test_clients import CLAIM
+
+    referral, _ = made()  # made in cheshire-warrington
+    client, _ = Client.register("CL-1", CLAIM, BEFORE_CHRISTMAS, "bcbc")  # lives in bcbc now
+    assert not may_see_referral(JCP_BCBC, referral, client), "without tracking: only what follows"
+    client.consent_scopes = ["tracking"]
+    assert may_see_referral(JCP_BCBC, referral, client)
+    assert may_see_referral(JCP, referral, client), "the referring partnership keeps its record"
