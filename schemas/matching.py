@@ -18,6 +18,7 @@ Factor = Literal[
     "sector",
     "target_group",
     "target_ward",
+    "routeway",
 ]
 
 
@@ -45,6 +46,19 @@ class MatchProposed(EventData):
     rules_version: Code
     partnership: PartnershipId | None = Field(
         default=None, description="The vacancy's partnership, which is also the client's."
+    )
+    rank: int | None = Field(
+        default=None,
+        ge=1,
+        description="Place on the vacancy's shortlist when proposed: clients who completed the "
+        "vacancy's routeway first, then by score. Later proposals may shift it; order a "
+        "shortlist by (`priority` desc, `score` desc).",
+    )
+    priority: bool = Field(
+        default=False, description="Completed the routeway the vacancy names: ranks first."
+    )
+    shortlist_size: int | None = Field(
+        default=None, ge=1, description="The vacancy's shortlist size the allocation kept to."
     )
 
 

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from runtime.handlers import bind
 from runtime.service import ServiceRuntime
 from schemas.topics import MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
+from services.matching.allocator import Allocator
 from services.matching.api import build_router
 from services.matching.handlers import HANDLERS
 from services.matching.settings import Settings
@@ -20,6 +21,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     rt.with_outbox(store.outbox_collections)
     rt.consume([REFERRAL_EVENTS, VACANCY_EVENTS], rt.effects(bind(HANDLERS, store=store)))
     rt.publishes(MATCH_EVENTS)
+    # Handlers queue changes; the allocator settles them, one replica per partnership.
+    rt.background.append(Allocator(store, rt.clock.now).run)
     return rt.http_app(
         title="Matching service",
         description="Pairs job-ready clients with open, scoped vacancies; every score comes "

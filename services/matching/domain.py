@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -12,25 +12,12 @@ from runtime.principal import Principal
 from schemas import matching as ev
 from schemas.base import EventData
 from schemas.matching import Reason, WithdrawalReason
-from services.matching.rules import RULES_VERSION, ClientProfile, Evaluation, VacancySpec
+from services.matching.rules import RULES_VERSION, Evaluation
 
 
 def match_id_for(vacancy_id: str, client_id: str) -> str:
     """One match per vacancy and client, however often the pair is evaluated."""
     return derived_id("MT", vacancy_id, client_id)
-
-
-_WITHDRAWAL_OF_GATE: dict[str | None, WithdrawalReason] = {
-    "job_ready": "not-job-ready",
-    "vacancy_open": "vacancy-closed",
-    "consent": "consent-withdrawn",
-}
-
-
-def withdrawal_reason(evaluation: Evaluation) -> WithdrawalReason:
-    """The contract's code for why a pair stopped being proposable; any other gate (or a score
-    under the minimum) is `gate-failed`, which never names the gate."""
-    return _WITHDRAWAL_OF_GATE.get(evaluation.failed_gate, "gate-failed")
 
 
 class Match(BaseModel):
@@ -46,22 +33,38 @@ class Match(BaseModel):
     status: Literal["proposed", "withdrawn"] = "proposed"
     withdrawn_reason: str | None = None
     proposed_at: datetime
+    rank: int | None = None
+    priority: bool = False
+    shortlist_size: int | None = None
 
     @classmethod
     def propose(
-        cls, client: ClientProfile, vacancy: VacancySpec, evaluation: Evaluation
+        cls,
+        *,
+        vacancy_id: str,
+        client_id: str,
+        employer_id: str,
+        brokerage_id: str,
+        partnership: str | None,
+        evaluation: Evaluation,
+        rank: int,
+        shortlist_size: int,
+        now: datetime,
     ) -> tuple[Match, list[EventData]]:
         match = cls(
-            match_id=match_id_for(vacancy.vacancy_id, client.client_id),
-            vacancy_id=vacancy.vacancy_id,
-            client_id=client.client_id,
-            employer_id=vacancy.employer_id,
-            brokerage_id=vacancy.brokerage_id,
-            partnership=vacancy.partnership,
+            match_id=match_id_for(vacancy_id, client_id),
+            vacancy_id=vacancy_id,
+            client_id=client_id,
+            employer_id=employer_id,
+            brokerage_id=brokerage_id,
+            partnership=partnership,
             score=evaluation.score,
             reasons=evaluation.reasons,
             rules_version=RULES_VERSION,
-            proposed_at=datetime.now(UTC),
+            proposed_at=now,
+            rank=rank,
+            priority=evaluation.priority,
+            shortlist_size=shortlist_size,
         )
         return match, [match._proposed()]
 
@@ -78,14 +81,15 @@ class Match(BaseModel):
                     "score",
                     "reasons",
                     "rules_version",
+                    "rank",
+                    "priority",
+                    "shortlist_size",
                 }
             )
         )
 
-    def reevaluate(self, evaluation: Evaluation) -> list[EventData]:
-        """Apply a fresh evaluation: withdraw, re-propose or re-score; silent if unchanged."""
-        if not evaluation.proposable:
-            return self.withdraw(withdrawal_reason(evaluation))
+    def place(self, evaluation: Evaluation, rank: int, shortlist_size: int) -> list[EventData]:
+        """On the shortlist (again, or re-scored): silent when nothing a reader sees changed."""
         unchanged = (
             self.status == "proposed"
             and self.score == evaluation.score
@@ -99,6 +103,7 @@ class Match(BaseModel):
             evaluation.reasons,
             RULES_VERSION,
         )
+        self.rank, self.priority, self.shortlist_size = rank, evaluation.priority, shortlist_size
         return [self._proposed()]
 
     def withdraw(self, reason: WithdrawalReason) -> list[EventData]:

@@ -1,16 +1,28 @@
-"""MongoDB adapter for matching: the client and vacancy pools it matches, and its matches."""
+"""MongoDB adapter for matching: the pools it matches, the allocation queue and leases, matches.
+
+FerretDB answers only `{_id: ...}` from an index, so every hot-path read and write here is by
+`_id`. Two reads scan a collection, both bounded and off the event path: `load_partnership` (a
+partnership's pool and live matches, when a replica takes over its allocation) and `pending`
+(the allocation queue, which holds only changes not yet allocated: a few documents).
+"""
 
 from __future__ import annotations
 
+import contextlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
 
+from runtime.bulk import find_by_ids
 from runtime.persistence import Persistence
 from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.matching.domain import Match
 from services.matching.rules import ClientProfile, VacancySpec
+
+LEASE_SECONDS = 15.0
 
 
 class MatchingStore:
@@ -19,6 +31,9 @@ class MatchingStore:
         self.matches = persistence.documents("matches", Match, id_field="match_id")
         self._clients = db["clients"]
         self._vacancies = db["vacancies"]
+        self._queue = db["allocation_queue"]
+        self._profile = persistence.profile
+        self._leases = db["allocation_leases"]
 
     @property
     def outbox_collections(self) -> list[AsyncCollection]:
@@ -29,30 +44,19 @@ class MatchingStore:
             [("vacancy_id", ASCENDING), ("score", DESCENDING)]
         )
         await self.matches.collection.create_index([("client_id", ASCENDING)])
-        await self._clients.create_index([("job_ready", ASCENDING)])
-        await self._vacancies.create_index([("open", ASCENDING)])
 
-    # --- the client pool (from referrals events) ---
+    # --- the client pool (from referrals and placement events) ---
 
-    async def save_profile(self, profile: ClientProfile, consent_scopes: list[str]) -> None:
-        # A job-ready event without a partnership (from before partnerships) keeps the one a
-        # move may have recorded.
-        fields = profile.model_dump(mode="json", exclude_none=True)
+    async def update_client(self, client_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Set fields of a client's document; the document as it now is."""
+        await self._clients.update_one({"_id": client_id}, {"$set": fields}, upsert=True)
+        return await self.client_doc(client_id) or {}
+
+    async def add_programme(self, client_id: str, programme: str) -> dict[str, Any]:
         await self._clients.update_one(
-            {"_id": profile.client_id},
-            {"$set": {**fields, "consent_scopes": consent_scopes}},
-            upsert=True,
+            {"_id": client_id}, {"$addToSet": {"completed_programmes": programme}}, upsert=True
         )
-
-    async def set_partnership(self, client_id: str, partnership: str) -> None:
-        await self._clients.update_one(
-            {"_id": client_id}, {"$set": {"partnership": partnership}}, upsert=True
-        )
-
-    async def set_consent(self, client_id: str, scopes: list[str]) -> None:
-        await self._clients.update_one(
-            {"_id": client_id}, {"$set": {"consent_scopes": scopes}}, upsert=True
-        )
+        return await self.client_doc(client_id) or {}
 
     async def set_referral(
         self, client_id: str, referral_id: str, provider_id: str, status: str
@@ -66,9 +70,15 @@ class MatchingStore:
     async def client_doc(self, client_id: str) -> dict[str, Any] | None:
         return await self._clients.find_one({"_id": client_id})
 
-    async def job_ready_clients(self) -> list[ClientProfile]:
-        cursor = self._clients.find({"job_ready": True})
-        return [ClientProfile.model_validate(doc) async for doc in cursor]
+    async def client_docs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return await find_by_ids(self._clients, ids, self._profile)
+
+    @staticmethod
+    def profile(doc: dict[str, Any]) -> ClientProfile | None:
+        """The matchable profile, or None for a client never job-ready (nothing to match)."""
+        if "skills" not in doc:
+            return None
+        return ClientProfile.model_validate({**doc, "client_id": doc["_id"]})
 
     @staticmethod
     def providers_of(client_doc: dict[str, Any] | None) -> set[str]:
@@ -79,19 +89,73 @@ class MatchingStore:
 
     # --- the vacancy pool (from vacancies events) ---
 
-    async def save_vacancy(self, spec: VacancySpec) -> None:
-        await self._vacancies.update_one(
-            {"_id": spec.vacancy_id}, {"$set": spec.model_dump(mode="json")}, upsert=True
+    async def update_vacancy(self, vacancy_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        await self._vacancies.update_one({"_id": vacancy_id}, {"$set": fields}, upsert=True)
+        return await self._vacancies.find_one({"_id": vacancy_id}) or {}
+
+    async def vacancy_docs(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        return await find_by_ids(self._vacancies, ids, self._profile)
+
+    @staticmethod
+    def spec(doc: dict[str, Any]) -> VacancySpec | None:
+        if "required_skills" not in doc:
+            return None  # posted, not scoped yet
+        return VacancySpec.model_validate({**doc, "vacancy_id": doc["_id"]})
+
+    # --- the allocation queue: what changed, per partnership, not allocated yet ---
+
+    async def enqueue(self, partnership: str | None, kind: str, entity_id: str, cause: str) -> None:
+        """Mark a client or vacancy changed. Keyed by the cause, so a redelivery is one entry."""
+        if partnership is None:
+            return  # a client of no partnership matches nothing
+        doc = {
+            "_id": f"{partnership}|{kind}|{entity_id}|{cause}",
+            "partnership": partnership,
+            "kind": kind,
+            "entity_id": entity_id,
+        }
+        with contextlib.suppress(DuplicateKeyError):
+            await self._queue.insert_one(doc)
+
+    async def pending(self, limit: int = 5000) -> list[dict[str, Any]]:
+        return await self._queue.find({}).limit(limit).to_list(None)
+
+    async def done(self, ids: list[str]) -> None:
+        # One by `_id` each: the lookup FerretDB answers from its index.
+        for queued in ids:
+            await self._queue.delete_one({"_id": queued})
+
+    # --- who allocates a partnership: a lease, so there is one allocation per partnership ---
+
+    async def lease(self, partnership: str, holder: str) -> int | None:
+        """Take or renew the partnership's lease; its epoch (changes with each new holder), or
+        None when another live replica holds it."""
+        now = datetime.now(UTC)
+        held = await self._leases.find_one({"_id": partnership})
+        if held is None:
+            try:
+                await self._leases.insert_one(
+                    {"_id": partnership, "holder": holder, "at": now, "epoch": 1}
+                )
+                return 1
+            except DuplicateKeyError:
+                return None
+        at = held["at"].replace(tzinfo=UTC) if held["at"].tzinfo is None else held["at"]
+        if held["holder"] != holder and at > now - timedelta(seconds=LEASE_SECONDS):
+            return None
+        epoch = held["epoch"] + (0 if held["holder"] == holder else 1)
+        # Compare-and-set on what was read (a tiny collection: the scan is nothing).
+        result = await self._leases.update_one(
+            {"_id": partnership, "holder": held["holder"], "epoch": held["epoch"]},
+            {"$set": {"holder": holder, "at": now, "epoch": epoch}},
         )
+        return epoch if result.matched_count == 1 else None
 
-    async def shut_vacancy(self, vacancy_id: str) -> None:
-        await self._vacancies.update_one({"_id": vacancy_id}, {"$set": {"open": False}})
-
-    async def open_vacancies(self) -> list[VacancySpec]:
-        return [VacancySpec.model_validate(d) async for d in self._vacancies.find({"open": True})]
-
-    # --- matches ---
-
-    async def proposed_match_ids(self, **query: str) -> list[str]:
-        cursor = self.matches.collection.find({**query, "status": "proposed"}, {"_id": 1})
-        return [d["_id"] async for d in cursor]
+    async def load_partnership(
+        self, partnership: str
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Match]]:
+        """A partnership's pool and live matches: one scan each, when a replica takes it over."""
+        clients = await self._clients.find({"partnership": partnership}).to_list(None)
+        vacancies = await self._vacancies.find({"partnership": partnership}).to_list(None)
+        live = await self.matches.find({"partnership": partnership, "status": "proposed"})
+        return clients, vacancies, live
