@@ -1,0 +1,206 @@
+"""Redrive tasks: dead letters back to their original topic, one task per DLQ topic at a time,
+rate-limited, with progress, cancellable, and an audit record (who, when, what) as events
+`operations.redrive.started` / `finished` on `operations.events.v1` and in `redrive_tasks`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import structlog
+from pydantic import BaseModel, Field
+from pymongo.errors import DuplicateKeyError
+
+from runtime.clock import Clock
+from runtime.documents import DocumentStore
+from runtime.errors import Conflict
+from runtime.events import enveloper
+from runtime.ids import new_id
+from runtime.kafka import EventProducer, OutRecord
+from runtime.principal import Principal
+from schemas.operations import RedriveFinished, RedriveStarted
+from services.operations import dead_letters as dl
+from services.operations.store import OperationsStore
+
+log = structlog.get_logger(__name__)
+
+SOURCE = "/services/operations"
+_PROGRESS_EVERY = 25
+
+
+class RedriveTask(BaseModel):
+    task_id: str
+    dlq_topic: str
+    by_org: str
+    partnership: str
+    requested_at: datetime
+    status: Literal["running", "done", "failed"] = "running"
+    moved: int = 0
+    total: int = 0
+    max_per_second: float = 100.0
+    records: list[str] = Field(default_factory=list)  # "<partition>/<offset>" chosen at start
+    cancelled: bool = False
+    error: str | None = None
+    finished_at: datetime | None = None
+
+    def progress(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"records"})
+
+
+class Redrives:
+    def __init__(
+        self,
+        store: OperationsStore,
+        tasks: DocumentStore[RedriveTask],
+        producer: EventProducer,
+        clock: Clock,
+        known_topics: set[str],
+        lock_seconds: float,
+    ) -> None:
+        self._store = store
+        self.tasks = tasks
+        self._producer = producer
+        self._clock = clock
+        self._known = known_topics
+        self._lock_seconds = lock_seconds
+        self._running: dict[str, asyncio.Task[None]] = {}
+
+    async def _lock(self, dlq_topic: str, task_id: str) -> None:
+        locks = self._store.redrive_locks
+        now = self._clock.now()
+        try:
+            await locks.insert_one({"_id": dlq_topic, "task_id": task_id, "beat": now})
+            return
+        except DuplicateKeyError:
+            pass
+        held = await locks.find_one({"_id": dlq_topic})
+        lapsed = now - timedelta(seconds=self._lock_seconds)
+        if held is not None and _aware(held["beat"]) > lapsed:
+            raise Conflict(f"a redrive of {dlq_topic} is running: task {held['task_id']}")
+        # Its process died: take the lock over, unless someone else just did.
+        if held is not None:
+            await locks.delete_one({"_id": dlq_topic, "task_id": held["task_id"]})
+        try:
+            await locks.insert_one({"_id": dlq_topic, "task_id": task_id, "beat": now})
+        except DuplicateKeyError as exc:
+            raise Conflict(f"a redrive of {dlq_topic} is running") from exc
+
+    async def start(
+        self,
+        principal: Principal,
+        dlq_topic: str,
+        chosen: Sequence[dl.DeadLetter],
+        max_per_second: float,
+    ) -> RedriveTask:
+        task_id = new_id("RD")
+        await self._lock(dlq_topic, task_id)
+        task = RedriveTask(
+            task_id=task_id,
+            dlq_topic=dlq_topic,
+            by_org=principal.org_id,
+            partnership=principal.partnership,
+            requested_at=self._clock.now(),
+            total=len(chosen),
+            max_per_second=max_per_second,
+            records=[f"{x.partition}/{x.offset}" for x in chosen],
+        )
+        started = RedriveStarted(
+            task_id=task_id,
+            partnership=principal.partnership,
+            dlq_topic=dlq_topic,
+            by_org=principal.org_id,
+            total=len(chosen),
+            max_per_second=max_per_second,
+        )
+        await self.tasks.add(task, enveloper(SOURCE, cause_id=f"redrive:{task_id}")([started]))
+        letters = {x.ref: x for x in chosen}
+        self._running[task_id] = asyncio.create_task(self._run(task, letters))
+        return task
+
+    async def cancel(self, task_id: str) -> RedriveTask:
+        def mark(t: RedriveTask) -> list:
+            t.cancelled = True
+            return []
+
+        return await self.tasks.mutate({"_id": task_id}, mark, lambda e: [])
+
+    async def _run(self, task: RedriveTask, letters: dict[str, dl.DeadLetter]) -> None:
+        moved, error = 0, None
+        interval = 1.0 / task.max_per_second
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        try:
+            for n, letter in enumerate(letters.values()):
+                if n % _PROGRESS_EVERY == 0:
+                    if await self._cancelled(task.task_id):
+                        error = "cancelled"
+                        break
+                    await self._progress(task, moved)
+                # The rate: record n goes no earlier than n / max_per_second after the start.
+                await asyncio.sleep(max(0.0, began + n * interval - loop.time()))
+                target = dl.destination(letter, self._known)
+                if target is None:
+                    error = "no original topic to redrive to"
+                    break
+                (failed,) = await self._producer.send_many(
+                    [OutRecord(target, letter.value, letter.key, dl.redriven_headers(letter))]
+                )
+                if failed is not None:
+                    error = type(failed).__name__
+                    break
+                with contextlib.suppress(DuplicateKeyError):
+                    await self._store.redriven.insert_one(
+                        {"_id": letter.ref, "task_id": task.task_id, "at": self._clock.now()}
+                    )
+                moved += 1
+        except Exception as exc:  # the task fails; the service goes on
+            error = type(exc).__name__
+            log.error("redrive.failed", task_id=task.task_id, error=error)
+        finally:
+            await self._finish(task, moved, error)
+            self._running.pop(task.task_id, None)
+
+    async def _cancelled(self, task_id: str) -> bool:
+        loaded = await self.tasks.get(task_id)
+        return bool(loaded and loaded.aggregate.cancelled)
+
+    async def _progress(self, task: RedriveTask, moved: int) -> None:
+        def update(t: RedriveTask) -> list:
+            t.moved = moved
+            return []
+
+        await self.tasks.mutate({"_id": task.task_id}, update, lambda e: [])
+        await self._store.redrive_locks.update_one(
+            {"_id": task.dlq_topic, "task_id": task.task_id}, {"$set": {"beat": self._clock.now()}}
+        )
+
+    async def _finish(self, task: RedriveTask, moved: int, error: str | None) -> None:
+        status: Literal["done", "failed"] = "failed" if error else "done"
+
+        def end(t: RedriveTask) -> list:
+            t.moved, t.status, t.error = moved, status, error
+            t.finished_at = self._clock.now()
+            return [
+                RedriveFinished(
+                    task_id=t.task_id,
+                    partnership=t.partnership,
+                    dlq_topic=t.dlq_topic,
+                    by_org=t.by_org,
+                    status=status,
+                    moved=moved,
+                    total=t.total,
+                    cancelled=t.cancelled,
+                )
+            ]
+
+        wrap = enveloper(SOURCE, cause_id=f"redrive-finished:{task.task_id}")
+        await self.tasks.mutate({"_id": task.task_id}, end, wrap)
+        await self._store.redrive_locks.delete_one({"_id": task.dlq_topic, "task_id": task.task_id})
+        log.info("redrive.finished", task_id=task.task_id, status=status, moved=moved)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
