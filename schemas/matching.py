@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.base import EventData
 from schemas.types import Code, EntityId, LongText, PartnershipId, ShortText
 
+MAX_SHORTLIST = 3000
+"""3 x the most positions a vacancy may have (`schemas.vacancies.MAX_POSITIONS`)."""
+
 Factor = Literal[
     "skills",
     "desirable_skills",
@@ -50,6 +53,7 @@ class MatchProposed(EventData):
     rank: int | None = Field(
         default=None,
         ge=1,
+        le=MAX_SHORTLIST,
         description="Place on the vacancy's shortlist when proposed: clients who completed the "
         "vacancy's routeway first, then by score. Later proposals may shift it; order a "
         "shortlist by (`priority` desc, `score` desc).",
@@ -58,7 +62,10 @@ class MatchProposed(EventData):
         default=False, description="Completed the routeway the vacancy names: ranks first."
     )
     shortlist_size: int | None = Field(
-        default=None, ge=1, description="The vacancy's shortlist size the allocation kept to."
+        default=None,
+        ge=1,
+        le=MAX_SHORTLIST,
+        description="The vacancy's shortlist size the allocation kept to.",
     )
 
 

@@ -144,7 +144,7 @@ class Allocator:
             match_id = match_id_for(place.vacancy_id, place.client_id)
             existing = await self._store.matches.get(match_id)
             if existing is None:
-                match, events = Match.propose(
+                match, events = Match.new(
                     vacancy_id=place.vacancy_id,
                     client_id=place.client_id,
                     employer_id=employer_id,

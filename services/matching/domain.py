@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel
@@ -12,12 +12,26 @@ from runtime.principal import Principal
 from schemas import matching as ev
 from schemas.base import EventData
 from schemas.matching import Reason, WithdrawalReason
-from services.matching.rules import RULES_VERSION, Evaluation
+from services.matching.rules import RULES_VERSION, ClientProfile, Evaluation, VacancySpec
 
 
 def match_id_for(vacancy_id: str, client_id: str) -> str:
     """One match per vacancy and client, however often the pair is evaluated."""
     return derived_id("MT", vacancy_id, client_id)
+
+
+WITHDRAWAL_OF_GATE: dict[str, WithdrawalReason] = {
+    "in_work": "placed",
+    "job_ready": "not-job-ready",
+    "consent": "consent-withdrawn",
+    "vacancy_open": "vacancy-closed",
+}
+
+
+def withdrawal_reason(evaluation: Evaluation) -> WithdrawalReason:
+    """The contract's code for why a pair stopped being proposable; any other gate (or a score
+    under the minimum) is `gate-failed`, which never names the gate."""
+    return WITHDRAWAL_OF_GATE.get(evaluation.failed_gate or "", "gate-failed")
 
 
 class Match(BaseModel):
@@ -39,6 +53,30 @@ class Match(BaseModel):
 
     @classmethod
     def propose(
+        cls,
+        client: ClientProfile,
+        vacancy: VacancySpec,
+        evaluation: Evaluation,
+        *,
+        rank: int = 1,
+        now: datetime | None = None,
+    ) -> tuple[Match, list[EventData]]:
+        """A match of one pair, outside an allocation (its first place on the shortlist)."""
+        return cls.new(
+            vacancy_id=vacancy.vacancy_id,
+            client_id=client.client_id,
+            employer_id=vacancy.employer_id,
+            brokerage_id=vacancy.brokerage_id,
+            partnership=vacancy.partnership,
+            evaluation=evaluation,
+            rank=rank,
+            shortlist_size=vacancy.capacity,
+            # Callers without a clock (tests, tools) may leave it to the wall clock.
+            now=now or datetime.now(UTC),
+        )
+
+    @classmethod
+    def new(
         cls,
         *,
         vacancy_id: str,
@@ -87,6 +125,12 @@ class Match(BaseModel):
                 }
             )
         )
+
+    def reevaluate(self, evaluation: Evaluation) -> list[EventData]:
+        """Apply a fresh evaluation of the pair alone: withdraw, re-propose or re-score."""
+        if not evaluation.proposable:
+            return self.withdraw(withdrawal_reason(evaluation))
+        return self.place(evaluation, self.rank or 1, self.shortlist_size or 1)
 
     def place(self, evaluation: Evaluation, rank: int, shortlist_size: int) -> list[EventData]:
         """On the shortlist (again, or re-scored): silent when nothing a reader sees changed."""

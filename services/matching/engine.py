@@ -34,6 +34,7 @@ import numpy as np
 
 from schemas.matching import WithdrawalReason
 from services.matching import allocation
+from services.matching.domain import WITHDRAWAL_OF_GATE
 from services.matching.rules import Client, Vacancy, failed_gate, priority, score
 
 CELL_DEG = 0.05
@@ -47,11 +48,6 @@ CANDIDATES_PER_PLACE = 3
 MIN_CANDIDATES = 12
 _KM_PER_DEG_LAT = 111.2
 
-_CLIENT_GATE_REASON: dict[str, WithdrawalReason] = {
-    "in_work": "placed",
-    "job_ready": "not-job-ready",
-    "consent": "consent-withdrawn",
-}
 _VACANCY_STATUS_REASON: dict[str, WithdrawalReason] = {
     "filled": "vacancy-filled",
     "expired": "vacancy-expired",
@@ -249,7 +245,7 @@ class Engine:
         gate = failed_gate(c, v)
         if gate is None:
             return "rebalanced"
-        return _CLIENT_GATE_REASON.get(gate, "gate-failed")
+        return WITHDRAWAL_OF_GATE.get(gate, "gate-failed")
 
     # --- settling -----------------------------------------------------------------------------
 

@@ -410,13 +410,8 @@ def explain(c: Client, v: Vacancy) -> Evaluation:
                 ROUTEWAY_FACTOR_WEIGHT,
             )
         )
-    return Evaluation(
-        eligible=a.gate is None,
-        score=a.score,
-        reasons=reasons,
-        failed_gate=a.gate,
-        priority=first,
-    )
+    # Under the minimum score the pair passes every gate but is not proposable.
+    return Evaluation(eligible=True, score=a.score, reasons=reasons, priority=first)
 
 
 def evaluate(client: ClientProfile, vacancy: VacancySpec) -> Evaluation:
