@@ -1,0 +1,1 @@
+"""`brokerage`: the operations team's command line (typer + rich) over the operations API."""

@@ -1,0 +1,3 @@
+from brokerage_cli.main import app
+
+app()
