@@ -1,10 +1,10 @@
 """The employer side end to end, driven only through the contract, with the clock moved on.
 
-Its own set of services (`ALLOW_CLOCK_CONTROL=true`, timers polled every half second), so moving
-time here never disturbs the other end-to-end tests. The vacancies clock is first set to Monday
-14 December 2026; the dates below are worked out by hand in the comments, not by the code under
-test. The clients and vacancies sit in Crewe (CW1), far from the other tests' Warrington ones,
-so they match only each other.
+Its own set of services (`ALLOW_CLOCK_CONTROL=true`, timers polled every half second, two
+vacancies replicas firing the same timers), so moving time here never disturbs the other
+end-to-end tests. The vacancies clock is first set to Monday 14 December 2026; the dates below
+are worked out by hand in the comments, not by the code under test. The clients and vacancies
+sit in Crewe (CW1), far from the other tests' Warrington ones, so they match only each other.
 
 A client is referred (lead, P-01), assessed and made job-ready; matching proposes them; the
 brokerage submits, schedules an interview, runs a work trial across Christmas, offers, and the
@@ -57,8 +57,12 @@ SCOPE = {
     "target_wards": [],
     "guarantees": {"interview": True, "work_trial": True, "job": False},
 }
-# Never in anything an employer reads: priority groups, benefit, the claimant's ward.
-NEVER = ("lone_parent", "health_condition", "IS_LP", "priority_group", "Bewsey")
+# Never in anything an employer reads: the clients' priority groups, benefit, ward; and about a
+# candidate or submission not even the names of those fields, nor of a gate.
+# The services the employer side needs (notifications has tests of its own).
+EMPLOYER_SIDE = ("referrals", "matching", "vacancies")
+NEVER = ("lone_parent", "health_condition", "IS_LP", "Bewsey")
+NEVER_OF_A_CLIENT = ("priority", "benefit", "target_group", "gate", "ward")
 
 
 def _free_port() -> int:
@@ -80,10 +84,14 @@ def employer_side(
         "ALLOW_CLOCK_CONTROL": "true",
         "TIMER_POLL_SECONDS": "0.5",
     }
-    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in SERVICES}
+    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in EMPLOYER_SIDE}
     log_dir = Path(tmp_path_factory.mktemp("employer-side-logs"))
     processes = start_services(
-        log_dir, ports={name: _free_port() for name in SERVICES}, env=env, per_service_env=groups
+        log_dir,
+        ports={name: _free_port() for name in EMPLOYER_SIDE},
+        env=env,
+        per_service_env=groups,
+        replicas={"vacancies": 2},  # timers and reactions run in both: effects still once
     )
     try:
         wait_ready(processes, timeout=120)
@@ -150,9 +158,9 @@ async def _candidate(brokerage: Any, vacancy_id: str, client_id: str) -> dict:
     return await poll(shortlisted, timeout=45, what="the client on the shortlist")
 
 
-def _employer_safe(payload: Any, *, benefit_too: bool = True) -> None:
+def _employer_safe(payload: Any, *, of_a_client: bool = False) -> None:
     text = json.dumps(payload)
-    for never in NEVER + (("benefit",) if benefit_too else ()):
+    for never in NEVER + (NEVER_OF_A_CLIENT if of_a_client else ()):
         assert never not in text, f"{never!r} reached an employer"
 
 
@@ -192,7 +200,7 @@ async def test_from_a_match_to_sustained_work_and_the_revolving_door(
     other_id, other_ref = await _job_ready_client(platform, feed, ["providers"])
     candidate = await _candidate(brokerage, vacancy_id, client_id)
     other = await _candidate(brokerage, vacancy_id, other_id)
-    _employer_safe([candidate, other])
+    _employer_safe([candidate, other], of_a_client=True)
 
     # --- Submissions: consent, one live per client and vacancy, a live match ----------------------
     refused = await brokerage.post(
@@ -243,7 +251,7 @@ async def test_from_a_match_to_sustained_work_and_the_revolving_door(
     assert submission["status"] == "placed" and submission["placement_id"] == placement_id
     listed = (await brokerage.get(f"/vacancies/{vacancy_id}/submissions")).json()
     assert [s["submission_id"] for s in listed] == [submission_id]
-    _employer_safe([submission, listed])
+    _employer_safe([submission, listed], of_a_client=True)
 
     vacancy = await _vacancy(brokerage, vacancy_id)
     assert vacancy["status"] == "partly-filled" and vacancy["positions_left"] == 1
@@ -349,4 +357,4 @@ async def test_from_a_match_to_sustained_work_and_the_revolving_door(
     ]  # fmt: skip
     assert returned["placement_id"] == placement_id
     for event in events:
-        _employer_safe(event["data"], benefit_too=False)
+        _employer_safe(event["data"])
