@@ -90,9 +90,28 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def backoff_seconds(attempt: int, base: float, cap: float = 300.0) -> float:
-    """Delay before retry number `attempt` (1-based): doubling from `base`, capped."""
-    return min(base * 2 ** (attempt - 1), cap)
+def sign_timestamped(secret: str, timestamp: int, body: bytes) -> str:
+    """`X-Signature-256-T` value: HMAC-SHA256 of `"<timestamp>.<raw body>"`, so a captured
+    request cannot be replayed once receivers refuse timestamps older than 5 minutes."""
+    message = str(timestamp).encode() + b"." + body
+    return "sha256=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_headers(
+    secret: str, body: bytes, timestamp: int, previous: str | None = None
+) -> dict[str, str]:
+    """Every signature header of one webhook. During a secret rotation's overlap the previous
+    secret's signatures travel too, under `-Previous` names: a receiver still holding the old
+    secret verifies those, one holding the new one the usual headers."""
+    headers = {
+        "X-Signature-256": sign(secret, body),
+        "X-Signature-Timestamp": str(timestamp),
+        "X-Signature-256-T": sign_timestamped(secret, timestamp, body),
+    }
+    if previous is not None:
+        headers["X-Signature-256-Previous"] = sign(previous, body)
+        headers["X-Signature-256-T-Previous"] = sign_timestamped(previous, timestamp, body)
+    return headers
 
 
 def may_read(principal: Principal, org_id: str, partnership: str | None) -> bool:

@@ -1,14 +1,22 @@
-"""MongoDB adapter for notifications: subscriptions, notifications (the inbox), deliveries."""
+"""MongoDB adapter for notifications: subscriptions, organisations, notifications (the inbox),
+deliveries and daily digests."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import contextlib
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from runtime.documents import AlreadyExists
 from runtime.persistence import Persistence
-from services.notifications.domain import Delivery, Notification, Subscription
+from services.notifications.domain import (
+    Delivery,
+    Digest,
+    Notification,
+    Organisation,
+    Subscription,
+)
 from services.notifications.rules import providers_hearing_of_matches
 
 
@@ -19,6 +27,8 @@ class NotificationsStore:
         self.subscriptions = persistence.documents(
             "subscriptions", Subscription, id_field="subscription_id"
         )
+        self.organisations = persistence.documents("organisations", Organisation, id_field="org_id")
+        self.digests = persistence.documents("digests", Digest, id_field="digest_id")
         self._notifications = db["notifications"]
         self._clients = db["clients"]
 
@@ -48,6 +58,10 @@ class NotificationsStore:
         doc = await self._notifications.find_one({"_id": notification_id})
         return Notification.model_validate(doc) if doc else None
 
+    async def notifications(self, ids: list[str]) -> list[Notification]:
+        found = [await self.notification(i) for i in ids]
+        return [n for n in found if n is not None]
+
     async def inbox(self, org_id: str, limit: int) -> list[Notification]:
         cursor = (
             self._notifications.find({"org_id": org_id})
@@ -56,20 +70,36 @@ class NotificationsStore:
         )
         return [Notification.model_validate(d) async for d in cursor]
 
-    async def subscriptions_for(self, org_id: str, kind: str) -> list[Subscription]:
-        subs = await self.subscriptions.find({"org_id": org_id})
-        return [s for s in subs if kind in s.event_types]
+    async def organisation(self, org_id: str) -> Organisation:
+        loaded = await self.organisations.get(org_id)
+        return loaded.aggregate if loaded else Organisation(org_id=org_id)
 
-    async def due_deliveries(self, limit: int = 20) -> list[str]:
-        now = datetime.now(UTC).timestamp()
+    async def ensure_organisation(self, org_id: str) -> None:
+        with contextlib.suppress(AlreadyExists):
+            await self.organisations.add(Organisation(org_id=org_id))
+
+    async def subscriptions_of(self, org_id: str) -> list[Subscription]:
+        """By `_id` only: the organisation's document names its subscriptions."""
+        organisation = await self.organisation(org_id)
+        found = await self.subscriptions.get_many(organisation.subscription_ids)
+        return [found[i].aggregate for i in organisation.subscription_ids if i in found]
+
+    async def subscriptions_for(self, org_id: str, kind: str) -> list[Subscription]:
+        return [s for s in await self.subscriptions_of(org_id) if kind in s.event_types]
+
+    async def due_deliveries(self, now: float, limit: int = 200) -> list[Delivery]:
         cursor = (
             self.deliveries.collection.find(
-                {"status": "pending", "next_attempt_at": {"$lte": now}}, {"_id": 1}
+                {"status": "pending", "next_attempt_at": {"$lte": now}},
+                {"outbox": 0, "applied": 0, "consumed": 0},
             )
             .sort("next_attempt_at", ASCENDING)
             .limit(limit)
         )
-        return [d["_id"] async for d in cursor]
+        return [
+            Delivery.model_validate({k: v for k, v in d.items() if k not in ("_id", "version")})
+            async for d in cursor
+        ]
 
     async def set_referral(
         self, client_id: str, referral_id: str, provider_id: str, status: str

@@ -1,109 +1,70 @@
-"""The delivery worker: POST due notifications to their webhook, sign them, retry with backoff."""
+"""How one webhook is sent: to the address the URL policy checked, within one deadline.
+
+- The connection goes to the resolved address that `url_policy.check` approved (the URL's host
+  travels in `Host` and, for https, as the TLS server name), so a DNS answer that changes
+  between the check and the connection (DNS rebinding) cannot redirect it.
+- Redirects are not followed and proxies from the environment are not used.
+- One total deadline covers connecting, sending and reading the status line, headers and at
+  most `max_response_bytes` of body: a receiver trickling a byte every few seconds is cut off at
+  the deadline (httpx's own timeouts are per read, which a trickle never trips).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
 import httpx
-import structlog
 
-from runtime.errors import NotFound
-from runtime.events import enveloper
-from schemas.base import EventData
-from services.notifications.domain import Delivery
-from services.notifications.rules import sign
-from services.notifications.store import NotificationsStore
-
-log = structlog.get_logger(__name__)
-
-SOURCE = "/services/notifications"
+from services.notifications.url_policy import Target
 
 
-_wrap = enveloper(SOURCE)
-
-
-class WebhookSender:
+class WebhookTransport:
     def __init__(
-        self,
-        store: NotificationsStore,
-        *,
-        max_attempts: int,
-        base_backoff_seconds: float,
-        timeout_seconds: float = 5.0,
-        poll_seconds: float = 0.5,
+        self, *, connect_seconds: float, total_seconds: float, max_response_bytes: int
     ) -> None:
-        self._store = store
-        self._max_attempts = max_attempts
-        self._base_backoff = base_backoff_seconds
-        self._timeout = timeout_seconds
-        self._poll = poll_seconds
-
-    async def send_due(self, client: httpx.AsyncClient) -> int:
-        due = await self._store.due_deliveries()
-        for delivery_id in due:
-            await self._attempt(client, delivery_id)
-        return len(due)
-
-    async def _attempt(self, client: httpx.AsyncClient, delivery_id: str) -> None:
-        loaded = await self._store.deliveries.get(delivery_id)
-        if loaded is None or loaded.aggregate.status != "pending":
-            return
-        delivery = loaded.aggregate
-        subscription = await self._store.subscriptions.get(delivery.subscription_id)
-        notification = await self._store.notification(delivery.notification_id)
-        error: str | None = None
-        if subscription is None or notification is None:
-            error = "subscription deleted"
-        else:
-            body = notification.body.encode()
-            try:
-                response = await client.post(
-                    subscription.aggregate.url,
-                    content=body,
-                    headers={
-                        "Content-Type": "application/json",
-                        "X-Notification-Id": notification.notification_id,
-                        "X-Signature-256": sign(subscription.aggregate.secret, body),
-                    },
-                    timeout=self._timeout,
-                )
-                if not response.is_success:
-                    error = f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                error = f"{type(exc).__name__}"
-        now = datetime.now(UTC)
-
-        def outcome(d: Delivery) -> list[EventData]:
-            if error is None:
-                return d.succeeded(now)
-            return d.failed_attempt(
-                now, error, max_attempts=self._max_attempts, base_backoff=self._base_backoff
-            )
-
-        try:
-            await self._store.deliveries.mutate({"_id": delivery_id}, outcome, _wrap)
-        except NotFound:
-            return
-        log.info(
-            "webhook.attempt",
-            delivery_id=delivery_id,
-            ok=error is None,
-            error=error,
-            attempt=delivery.attempts + 1,
+        self.total_seconds = total_seconds
+        self._max_response_bytes = max_response_bytes
+        timeout = httpx.Timeout(total_seconds, connect=min(connect_seconds, total_seconds))
+        self._client = httpx.AsyncClient(
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
         )
 
-    def job(self) -> Callable[[], Awaitable[None]]:
-        async def deliver_webhooks() -> None:
-            async with httpx.AsyncClient() as client:
-                while True:
-                    try:
-                        sent = await self.send_due(client)
-                    except Exception:
-                        log.exception("webhook.worker_failed")
-                        sent = 0
-                    if not sent:
-                        await asyncio.sleep(self._poll)
+    async def post(self, target: Target, body: bytes, headers: dict[str, str]) -> str | None:
+        """None if the receiver answered 2xx in time; otherwise what went wrong (a status code
+        or an error type: never the response's content)."""
+        url = httpx.URL(target.url)
+        default_port = 443 if url.scheme == "https" else 80
+        host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
+        if ":" in target.host and target.port != default_port:  # an IPv6 literal
+            host_header = f"[{target.host}]:{target.port}"
+        request = self._client.build_request(
+            "POST",
+            url.copy_with(host=target.address),
+            content=body,
+            headers={**headers, "Host": host_header, "Content-Type": "application/json"},
+            extensions={"sni_hostname": target.host} if url.scheme == "https" else {},
+        )
+        try:
+            async with asyncio.timeout(self.total_seconds):
+                response = await self._client.send(request, stream=True)
+                try:
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        read += len(chunk)
+                        if read >= self._max_response_bytes:
+                            break  # the status is all we need; the rest is not read
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            return "deadline exceeded"
+        except httpx.HTTPError as exc:
+            return type(exc).__name__
+        if response.is_redirect:
+            return f"HTTP {response.status_code} (redirects are not followed)"
+        return None if response.is_success else f"HTTP {response.status_code}"
 
-        return deliver_webhooks
+    async def close(self) -> None:
+        await self._client.aclose()

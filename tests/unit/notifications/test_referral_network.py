@@ -11,7 +11,7 @@ from runtime.principal import Principal
 from schemas.envelope import CloudEvent
 from schemas.topics import EVENT_MODELS
 from services.notifications import handlers
-from services.notifications.domain import Delivery, Notification, Subscription
+from services.notifications.domain import Delivery, Notification, Organisation, Subscription
 from services.notifications.rules import (
     NOTIFIABLE_TYPES,
     Recipient,
@@ -152,7 +152,7 @@ class FakeStore:
             subscription_id=f"SB-{org_id}",
             org_id=org_id,
             url="http://127.0.0.1/hook",
-            secret="s" * 16,
+            secret_sealed="sealed",
             event_types=[kind],
             created_at=datetime(2026, 11, 23, tzinfo=UTC),
         )
@@ -161,13 +161,23 @@ class FakeStore:
     async def add(self, delivery: Delivery) -> None:
         self.delivered.append(delivery)
 
+    async def organisation(self, org_id: str) -> Organisation:
+        return Organisation(org_id=org_id)
+
     def told(self, kind: str) -> set[str]:
         return {n.org_id for n in self.notifications.values() if n.kind == kind}
 
 
+class FixedClock:
+    def now(self) -> datetime:
+        return datetime(2026, 11, 23, 10, tzinfo=UTC)
+
+
 async def dispatch(store: FakeStore, type_: str, data: dict[str, Any], n: int) -> None:
     model = EVENT_MODELS[type_]
-    await handlers.HANDLERS[model](event(type_, data, f"ev-{n}"), model(**data), store=store)
+    await handlers.HANDLERS[model](
+        event(type_, data, f"ev-{n}"), model(**data), store=store, clock=FixedClock(), timers=None
+    )
 
 
 async def test_after_consent_is_withdrawn_the_provider_hears_of_no_more_matches() -> None:

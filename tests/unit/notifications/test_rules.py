@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from schemas.envelope import CloudEvent
-from services.notifications.domain import Delivery, Notification
+from services.notifications.domain import Delivery, Notification, Subscription
 from services.notifications.rules import Recipient, recipients, reduce_for, sign
 
 MATCH = CloudEvent.create(
@@ -80,12 +80,16 @@ def test_the_same_event_gives_the_same_notification_byte_for_byte() -> None:
 
 def test_a_delivery_retries_with_backoff_then_fails_once() -> None:
     notification = Notification.for_recipient(REFERRAL, Recipient("P-01", "provider"))
-    delivery = Delivery.of(notification, "SB-1")
     now = datetime(2026, 11, 23, tzinfo=UTC)
-    assert delivery.failed_attempt(now, "HTTP 500", max_attempts=3, base_backoff=2) == []
+    subscription = Subscription(
+        subscription_id="SB-1", org_id="P-01", url="http://127.0.0.1/h", event_types=[],
+        created_at=now,
+    )  # fmt: skip
+    delivery = Delivery.of(notification, subscription, now)
+    assert delivery.failed_attempt(now, "HTTP 500", max_attempts=3, retry_in=2) == []
     assert delivery.next_attempt_at == now.timestamp() + 2
-    assert delivery.failed_attempt(now, "HTTP 500", max_attempts=3, base_backoff=2) == []
+    assert delivery.failed_attempt(now, "HTTP 500", max_attempts=3, retry_in=4) == []
     assert delivery.next_attempt_at == now.timestamp() + 4
-    (failed,) = delivery.failed_attempt(now, "HTTP 500", max_attempts=3, base_backoff=2)
+    (failed,) = delivery.failed_attempt(now, "HTTP 500", max_attempts=3, retry_in=8)
     assert failed.attempts == 3 and delivery.status == "failed"
     assert delivery.succeeded(now) == []
