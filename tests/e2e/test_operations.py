@@ -1,0 +1,407 @@
+"""The operations service end to end over real processes: journeys, KPIs, targets with RAG as
+the clock moves, a client's timeline only with `tracking` consent, partnerships apart, a dead
+letter redriven once its cause is fixed, lag back to zero, and the CLI importing claimants.
+
+"Cause fixed" for the dead letter: JCP sent `benefit-changed` for a claimant the referrals
+service had never seen, so it was rejected to the DLQ; once the claimant's registration arrives
+the same bytes apply, and redriving them changes the client's benefit exactly once.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from brokerage_client import JcpFeed
+from brokerage_client.api import poll
+from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
+from tests.conftest import REPO, Infrastructure
+from tests.e2e.conftest import TOKENS, claimant
+
+pytestmark = pytest.mark.e2e
+
+OPS = {"Authorization": "Bearer dev-operations-token"}
+OPS_BCBC = {"Authorization": "Bearer dev-operations-bcbc-token"}
+OPS_NATIONAL = {"Authorization": "Bearer dev-operations-national-token"}
+JCP = {"Authorization": "Bearer dev-jcp-token"}
+P01 = {"Authorization": "Bearer dev-provider-p01-token"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def stack(
+    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    prefix = f"ops_{uuid.uuid4().hex[:8]}"
+    # Notifications plays no part here (its webhooks are tested elsewhere).
+    names = {**{k: v for k, v in SERVICES.items() if k != "notifications"}, "operations": 8105}
+    ports = {name: _free_port() for name in names}
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        "MONGODB_URI": infrastructure.mongodb_uri,
+        "MONGODB_DB_PREFIX": prefix,
+        "TOKENS_FILE": str(TOKENS),
+        "ALLOW_CLOCK_CONTROL": "true",
+        "TIMER_POLL_SECONDS": "0.5",
+        "FAIRNESS_CHECK_SECONDS": "1",
+    }
+    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in names}
+    log_dir = Path(tmp_path_factory.mktemp("operations-logs"))
+    processes = start_services(log_dir, ports=ports, env=env, per_service_env=groups)
+    try:
+        wait_ready(processes, timeout=120)
+        yield {
+            "urls": {p.name: p.url for p in processes},
+            "prefix": prefix,
+            "env": env,
+            "bootstrap": infrastructure.kafka_bootstrap_servers,
+        }
+    finally:
+        stop_services(processes)
+
+
+@pytest.fixture
+async def http(stack: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+async def feed(infrastructure: Infrastructure) -> AsyncIterator[JcpFeed]:
+    async with JcpFeed(infrastructure.kafka_bootstrap_servers) as jcp:
+        yield jcp
+
+
+def _url(stack: dict[str, Any], service: str, path: str) -> str:
+    return stack["urls"][service] + path
+
+
+async def _client(http: httpx.AsyncClient, stack: dict[str, Any], ref: str) -> str:
+    async def found() -> str | None:
+        r = await http.get(
+            _url(stack, "referrals", "/clients"), params={"claimant_ref": ref}, headers=JCP
+        )
+        return r.json()[0]["client_id"] if r.status_code == 200 and r.json() else None
+
+    return await poll(found, timeout=30, what=f"client {ref}")
+
+
+async def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+async def test_journeys_kpis_targets_timeline_and_partnerships(
+    stack: dict[str, Any], http: httpx.AsyncClient, feed: JcpFeed
+) -> None:
+    ward = f"Ward {uuid.uuid4().hex[:6]}"
+    refs = [f"CLM-{uuid.uuid4().hex[:10]}" for _ in range(2)]
+    for ref in refs:
+        await feed.publish("jcp.claimant.registered", claimant(ref, ward=ward))
+    tracked, untracked = [await _client(http, stack, r) for r in refs]
+    ref_api = lambda p: _url(stack, "referrals", p)  # noqa: E731
+    await _ok(
+        await http.post(
+            ref_api(f"/clients/{tracked}/consent"),
+            json={"scopes": ["providers", "tracking"]},
+            headers=JCP,
+        )
+    )
+    await _ok(
+        await http.post(
+            ref_api(f"/clients/{untracked}/consent"), json={"scopes": ["providers"]}, headers=JCP
+        )
+    )
+    referral = await _ok(
+        await http.post(
+            ref_api("/referrals"),
+            json={
+                "client_id": tracked,
+                "provider_id": "P-01",
+                "programme": "retail-routeway",
+                "reason": "x",
+            },
+            headers=JCP,
+        ),
+        201,
+    )
+    rid = referral["referral_id"]
+    for step, body in (("accept", None), ("start", None), ("complete", {"outcome": "completed"})):
+        await _ok(await http.post(ref_api(f"/referrals/{rid}/{step}"), json=body, headers=P01))
+
+    ops = lambda p: _url(stack, "operations", p)  # noqa: E731
+
+    async def journeys() -> dict[str, int] | None:
+        j = (await http.get(ops("/journeys"), params={"ward": ward}, headers=OPS)).json()
+        return j if j.get("trained") == 1 else None
+
+    answer = await poll(journeys, timeout=30, what="journeys")
+    assert answer == {
+        "clients": 2,
+        "engaged": 1,
+        "supported": 0,
+        "trained": 1,
+        "job": 0,
+        "sustained": 0,
+    }
+
+    kpi = await _ok(
+        await http.get(
+            ops("/kpis"), params={"measure": "referrals_created", "by": "ward"}, headers=OPS
+        )
+    )
+    assert {"key": ward, "value": 1} in kpi
+    conv = await _ok(
+        await http.get(
+            ops("/kpis"), params={"measure": "referral_conversion", "by": "ward"}, headers=OPS
+        )
+    )
+    assert {"key": ward, "value": 1.0} in conv
+    csv_text = (
+        await http.get(
+            ops("/kpis.csv"), params={"measure": "referrals_created", "by": "ward"}, headers=OPS
+        )
+    ).text
+    assert f"referrals_created,ward,{ward},1" in csv_text
+
+    members = await _ok(
+        await http.put(
+            ops("/caseloads/target-wards"),
+            json={"name": "Target wards", "wards": [ward]},
+            headers=OPS,
+        )
+    )
+    assert members["wards"] == [ward]
+    listed = await _ok(await http.get(ops("/caseloads/target-wards/members"), headers=OPS))
+    assert {m["client_id"]: m["stage"] for m in listed} == {
+        tracked: "in-support",
+        untracked: "identified",
+    }
+
+    timeline = await _ok(await http.get(ops(f"/clients/{tracked}/timeline"), headers=OPS))
+    types = [t["type"] for t in timeline]
+    assert types[0] == "referrals.client.registered" and "referrals.referral.completed" in types
+    assert (await http.get(ops(f"/clients/{untracked}/timeline"), headers=OPS)).status_code == 404
+
+    # Another partnership sees none of it; national operations sees it.
+    assert (
+        await http.get(ops(f"/clients/{tracked}/timeline"), headers=OPS_BCBC)
+    ).status_code == 404
+    other = await _ok(await http.get(ops("/journeys"), params={"ward": ward}, headers=OPS_BCBC))
+    assert other["clients"] == 0
+    other_kpi = await _ok(
+        await http.get(
+            ops("/kpis"), params={"measure": "referrals_created", "by": "ward"}, headers=OPS_BCBC
+        )
+    )
+    assert ward not in {r["key"] for r in other_kpi}
+    national = await _ok(
+        await http.get(ops("/journeys"), params={"ward": ward}, headers=OPS_NATIONAL)
+    )
+    assert national["clients"] == 2
+
+    # Targets with RAG: ten days, half gone.
+    today = datetime.now(UTC).date()
+    start, deadline = today - timedelta(days=5), today + timedelta(days=5)
+    for ref, target in (("T-GREEN", 1), ("T-RED", 4)):
+        body = {
+            "action": "Engage",
+            "task": "Refer clients",
+            "measure": "referrals_created",
+            "filters": {"ward": ward},
+            "target": target,
+            "start": start.isoformat(),
+            "deadline": deadline.isoformat(),
+            "planned_action": "more outreach",
+        }
+        await _ok(await http.put(ops(f"/targets/{ref}"), json=body, headers=OPS))
+    board = {t["ref"]: t for t in await _ok(await http.get(ops("/targets"), headers=OPS))}
+    assert board["T-GREEN"]["position"] == 1 and board["T-GREEN"]["status"] == "green"
+    assert board["T-RED"]["status"] == "red"
+    assert 1.9 < board["T-RED"]["trajectory"] < 2.5
+    assert await _ok(await http.get(ops("/targets"), headers=OPS_BCBC)) == []
+    # Past the deadline: green only on target.
+    later = datetime.combine(deadline + timedelta(days=1), datetime.min.time(), UTC)
+    await _ok(await http.post(ops("/admin/clock"), json={"now": later.isoformat()}, headers=OPS))
+    board = {t["ref"]: t for t in await _ok(await http.get(ops("/targets"), headers=OPS))}
+    assert board["T-GREEN"]["status"] == "green" and board["T-RED"]["status"] == "red"
+    assert board["T-RED"]["trajectory"] == 4
+
+
+async def test_a_dead_letter_redriven_once_its_cause_is_fixed_applies_once(
+    stack: dict[str, Any], http: httpx.AsyncClient, feed: JcpFeed
+) -> None:
+    ref = f"CLM-{uuid.uuid4().hex[:10]}"
+    await feed.publish(
+        "jcp.claimant.benefit-changed",
+        {
+            "claimant_ref": ref,
+            "from_benefit": "IS_LP",
+            "to_benefit": "UC",
+            "effective_date": "2026-01-05",
+            "local_authority": "Warrington",
+        },
+    )
+    ops = lambda p: _url(stack, "operations", p)  # noqa: E731
+    group = f"referrals-{stack['prefix']}"
+
+    async def dead() -> dict[str, Any] | None:
+        letters = (
+            await http.get(
+                ops("/dlq"), params={"dlq_topic": "jcp.claimant-events.v1.dlq"}, headers=OPS
+            )
+        ).json()
+        mine = [x for x in letters if x["key"] == ref and x["group"] == group]
+        return mine[0] if mine else None
+
+    letter = await poll(dead, timeout=30, what="the dead letter")
+    assert letter["reason"] == "rejected" and letter["original_topic"] == "jcp.claimant-events.v1"
+    assert (await http.get(ops("/dlq"), headers=OPS_BCBC)).json() == [] or all(
+        x["key"] != ref for x in (await http.get(ops("/dlq"), headers=OPS_BCBC)).json()
+    )
+
+    # The cause fixed: the claimant is registered now.
+    await feed.publish("jcp.claimant.registered", claimant(ref))
+    client_id = await _client(http, stack, ref)
+    body = {
+        "dlq_topic": "jcp.claimant-events.v1.dlq",
+        "offsets": [{"partition": letter["partition"], "offset": letter["offset"]}],
+    }
+    task = await _ok(await http.post(ops("/dlq/redrive"), json=body, headers=OPS), 202)
+
+    async def finished() -> dict[str, Any] | None:
+        state = (await http.get(ops(f"/dlq/redrive/{task['task_id']}"), headers=OPS)).json()
+        return state if state["status"] != "running" else None
+
+    state = await poll(finished, timeout=30, what="the redrive")
+    assert (state["status"], state["moved"], state["total"]) == ("done", 1, 1)
+    assert (
+        await http.get(ops(f"/dlq/redrive/{task['task_id']}"), headers=OPS_BCBC)
+    ).status_code == 404
+    await _ok(
+        await http.post(
+            _url(stack, "referrals", f"/clients/{client_id}/consent"),
+            json={"scopes": ["tracking"]},
+            headers=JCP,
+        )
+    )
+
+    async def changed() -> list[dict[str, Any]] | None:
+        r = await http.get(ops(f"/clients/{client_id}/timeline"), headers=OPS)
+        if r.status_code != 200:
+            return None
+        hits = [t for t in r.json() if t["type"] == "referrals.client.benefit-changed"]
+        return hits or None
+
+    assert len(await poll(changed, timeout=30, what="benefit changed")) == 1
+    # Redriven already: `all` leaves it alone, and asking again for the same topic is allowed.
+    again = await _ok(
+        await http.post(
+            ops("/dlq/redrive"),
+            json={"dlq_topic": "jcp.claimant-events.v1.dlq", "all": True},
+            headers=OPS,
+        ),
+        202,
+    )
+    assert "task_id" in again
+    # Never onto a DLQ, nor from a topic that is not one.
+    bad = await http.post(
+        ops("/dlq/redrive"), json={"dlq_topic": "jcp.claimant-events.v1", "all": True}, headers=OPS
+    )
+    assert bad.status_code == 422
+
+    # Lag of this stack's groups returns to zero.
+    async def settled() -> list[dict[str, Any]] | None:
+        rows = (await http.get(ops("/streams/lag"), headers=OPS)).json()
+        mine = [r for r in rows if r["group"].endswith(stack["prefix"])]
+        return mine if mine and all(r["lag"] == 0 for r in mine) else None
+
+    assert await poll(settled, timeout=30, what="lag back to zero")
+
+
+async def test_the_cli_imports_a_claimants_csv(
+    stack: dict[str, Any], http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    n = int(os.environ.get("CLI_IMPORT_ROWS", "10000"))
+    ward = f"Import {uuid.uuid4().hex[:6]}"
+    path = tmp_path / "claimants.csv"
+    refs = [f"CLM-{uuid.uuid4().hex[:12]}" for _ in range(n)]
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "claimant_ref",
+                "benefit",
+                "claim_start",
+                "jcp_office",
+                "local_authority",
+                "ward",
+                "postcode_district",
+                "age_band",
+                "priority_groups",
+            ]
+        )
+        for ref in refs:
+            w.writerow(
+                [
+                    ref,
+                    "UC",
+                    "2026-01-05",
+                    "Warrington",
+                    "Warrington",
+                    ward,
+                    "WA5",
+                    "25-49",
+                    "carer;lone_parent",
+                ]
+            )
+        w.writerow(
+            ["AB123456C", "UC", "2026-01-05", "Warrington", "Warrington", ward, "WA5", "25-49", ""]
+        )
+        w.writerow(
+            ["CLM-BAD", "XX", "not a date", "Warrington", "Warrington", ward, "WA5", "25-49", ""]
+        )
+    result = subprocess.run(  # noqa: ASYNC221 - the CLI as a user runs it, awaited in full
+        [
+            sys.executable,
+            "-m",
+            "brokerage_cli",
+            "import-claimants",
+            str(path),
+            "--bootstrap",
+            stack["bootstrap"],
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"published {n}, refused 2" in result.stdout
+
+    async def arrived() -> int | None:
+        j = (
+            await http.get(
+                _url(stack, "operations", "/journeys"), params={"ward": ward}, headers=OPS
+            )
+        ).json()
+        return j["clients"] if j["clients"] == n else None
+
+    assert await poll(arrived, timeout=90, what="imported clients", interval=2) == n
