@@ -21,7 +21,6 @@ Factor = Literal[
     "sector",
     "target_group",
     "target_ward",
-    "routeway",
 ]
 
 

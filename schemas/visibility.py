@@ -8,6 +8,7 @@ details (skills, qualification level, hours) pass only with the client's `employ
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Reasons about the job itself. `target_group` and `target_ward` would reveal priority groups
@@ -33,6 +34,28 @@ def employer_visible_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, An
     return [r for r in reasons if r.get("factor") in EMPLOYER_VISIBLE_FACTORS]
 
 
+_KM = re.compile(r"^(\d+(?:\.\d+)?) km away")
+
+
+def _band(reason: dict[str, Any]) -> str:
+    """A coarse band: never the client's exact level, hours, skills or distance."""
+    value = float(reason.get("value", 0))
+    if reason.get("factor") == "distance":
+        found = _KM.match(str(reason.get("explanation", "")))
+        if found:
+            km = float(found.group(1))
+            return "under 5 km" if km < 5 else "5-15 km" if km <= 15 else "over 15 km"
+    return "all" if value >= 1 else "most" if value >= 0.5 else "some" if value > 0 else "none"
+
+
+def employer_coarse_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Without the client's `employers` consent: per job-related factor, met or not and a band."""
+    return [
+        {"factor": r["factor"], "met": float(r.get("value", 0)) > 0, "band": _band(r)}
+        for r in employer_visible_reasons(reasons)
+    ]
+
+
 def employer_view_of_match(
     match: dict[str, Any],
     *,
@@ -51,11 +74,17 @@ def employer_view_of_match(
         "vacancy_id": match["vacancy_id"],
         "client_id": match["client_id"],
         "score": match["score"],
-        "reasons": employer_visible_reasons(match.get("reasons", [])),
+        "reasons": (
+            employer_visible_reasons(match.get("reasons", []))
+            if employers_consent
+            else employer_coarse_reasons(match.get("reasons", []))
+        ),
         "rules_version": match.get("rules_version"),
     }
     if "status" in match:
         view["status"] = match["status"]
+    if match.get("rank") is not None:
+        view["rank"] = match["rank"]
     if employers_consent and profile:
         view["details"] = {k: profile[k] for k in EMPLOYER_CONSENTED_DETAILS if k in profile}
     return view

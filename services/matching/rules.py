@@ -48,9 +48,6 @@ WEIGHTS = {
     "hours": 0.10,
     "sector": 0.10,
 }
-ROUTEWAY_FACTOR_WEIGHT = 0.0
-"""Completing the vacancy's routeway does not change the score: it ranks the client first
-(`priority`), which the allocation and the shortlist order honour."""
 
 GATES = (
     "in_work",
@@ -356,10 +353,10 @@ def _count_phrase(matched: list[str], wanted: int, kind: str) -> str:
     return f"has {len(matched)} of {wanted} {kind} skills{listed}"
 
 
-def _reason(factor: str, value: float, explanation: str, weight: float | None = None) -> Reason:
+def _reason(factor: str, value: float, explanation: str) -> Reason:
     return Reason(
         factor=factor,  # type: ignore[arg-type]
-        weight=WEIGHTS.get(factor, 0.0) if weight is None else weight,
+        weight=WEIGHTS.get(factor, 0.0),
         value=round(min(max(value, 0.0), 1.0), 4),
         explanation=explanation,
     )
@@ -400,16 +397,9 @@ def explain(c: Client, v: Vacancy) -> Evaluation:
         reasons.append(_reason("target_group", 1.0, "in a priority group this vacancy targets"))
     if v.target_wards and c.ward in v.target_wards:
         reasons.append(_reason("target_ward", 1.0, "lives in a ward this vacancy targets"))
+    # A routeway graduate is marked by `priority` (not a reason: the factors are the
+    # published ones); the allocation keeps them first and the shortlist ranks them first.
     first = priority(c, v)
-    if first:
-        reasons.append(
-            _reason(
-                "routeway",
-                1.0,
-                "completed the routeway this vacancy names: ranked first",
-                ROUTEWAY_FACTOR_WEIGHT,
-            )
-        )
     # Under the minimum score the pair passes every gate but is not proposable.
     return Evaluation(eligible=True, score=a.score, reasons=reasons, priority=first)
 

@@ -59,3 +59,28 @@ def test_an_employer_never_learns_which_gate_withdrew_a_match() -> None:
     assert employer_withdrawal_reason("gate-failed") == "no-longer-available"
     assert employer_withdrawal_reason("not-job-ready") == "no-longer-available"
     assert employer_withdrawal_reason("vacancy-filled") == "vacancy-filled"
+
+
+def test_without_employers_consent_an_employer_reads_met_and_a_band_per_factor_only() -> None:
+    from schemas.visibility import employer_view_of_match
+
+    match = {
+        "match_id": "MT-1",
+        "vacancy_id": "V-1",
+        "client_id": "CL-1",
+        "score": 0.8,
+        "rank": 1,
+        "reasons": [
+            {"factor": "skills", "weight": 0.35, "value": 1.0, "explanation": "has 1 of 1 (till)"},
+            {"factor": "distance", "weight": 0.2, "value": 0.7, "explanation": "3.2 km away, ..."},
+            {"factor": "hours", "weight": 0.1, "value": 0.8, "explanation": "24 of 30"},
+            {"factor": "target_group", "weight": 0, "value": 1.0, "explanation": "in a group"},
+        ],
+    }
+    view = employer_view_of_match(match, employers_consent=False, profile={"skills": ["till"]})
+    assert view["reasons"] == [
+        {"factor": "skills", "met": True, "band": "all"},
+        {"factor": "distance", "met": True, "band": "under 5 km"},
+        {"factor": "hours", "met": True, "band": "most"},
+    ]
+    assert "details" not in view and "till" not in str(view) and "3.2" not in str(view)
