@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints, field_validator
 
 from runtime.auth import allow
+from runtime.clock import SystemClock
 from runtime.errors import NotFound
 from runtime.principal import Principal
 from schemas.types import ShortText
@@ -25,8 +26,9 @@ from services.notifications.domain import (
     Subscription,
 )
 from services.notifications.rules import NOTIFIABLE_TYPES, may_read
-from services.notifications.secret_box import SecretBox
+from services.notifications.secret_box import DEV_ONLY_INSECURE_KEY, SecretBox
 from services.notifications.store import NotificationsStore
+from services.notifications.url_policy import DEV_ALLOWED_HOSTS
 
 Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "jcp", "operations"))]
 Secret = Annotated[
@@ -120,11 +122,15 @@ class SubscriptionView(BaseModel):
 
 def build_router(
     store: NotificationsStore,
-    box: SecretBox,
-    allowed_hosts: frozenset[str],
-    now: Callable[[], datetime],
-    default_overlap: timedelta,
+    box: SecretBox | None = None,
+    allowed_hosts: frozenset[str] = frozenset(DEV_ALLOWED_HOSTS),
+    now: Callable[[], datetime] | None = None,
+    default_overlap: timedelta = timedelta(hours=24),
 ) -> APIRouter:
+    """The routes; the defaults (development key and allow-list, the system clock) serve tests
+    that exercise validation only: the composition root passes every one."""
+    box = box or SecretBox(DEV_ONLY_INSECURE_KEY)
+    now = now or SystemClock().now
     router = APIRouter()
 
     @router.post(
