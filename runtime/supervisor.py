@@ -47,6 +47,7 @@ SERVICES: dict[str, int] = {
     "vacancies": 8102,
     "matching": 8103,
     "notifications": 8104,
+    "operations": 8105,
 }
 REPLICA_PORT_STEP = 10
 

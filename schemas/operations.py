@@ -13,6 +13,8 @@ from pydantic import Field
 from schemas.base import EventData
 from schemas.types import Code, EntityId, PartnershipId, PriorityGroup
 
+MAX_COUNT = 100_000_000
+
 FairnessMeasure = Literal["shortlisted", "placed"]
 
 
@@ -22,13 +24,15 @@ class DisparityDetected(EventData):
     month and notified to operations."""
 
     event_type = "operations.fairness.disparity-detected"
+    # v1 (committed for an hour, never consumed) lacked the bounds every event must have.
+    version = 2
 
     partnership: PartnershipId
     group: PriorityGroup | Literal["none"]
     measure: FairnessMeasure
-    month: str = Field(pattern=r"^\d{4}-\d{2}$")
-    clients: int = Field(ge=0)
-    selected: int = Field(ge=0)
+    month: str = Field(min_length=7, max_length=7, description="YYYY-MM")
+    clients: int = Field(ge=0, le=MAX_COUNT)
+    selected: int = Field(ge=0, le=MAX_COUNT)
     rate: float = Field(ge=0, le=1)
     ratio: float = Field(ge=0, le=1)
     threshold: float = Field(default=0.8, ge=0, le=1)
@@ -45,17 +49,19 @@ class RedriveStarted(_RedriveEvent):
     """Someone asked for dead letters to go back to their original topic (the audit record)."""
 
     event_type = "operations.redrive.started"
+    version = 2  # v1 lacked upper bounds
 
-    total: int = Field(ge=0)
-    max_per_second: float = Field(gt=0)
+    total: int = Field(ge=0, le=MAX_COUNT)
+    max_per_second: float = Field(gt=0, le=10_000)
 
 
 class RedriveFinished(_RedriveEvent):
     """A redrive task ended: all moved (`done`), stopped by an error, or cancelled (`failed`)."""
 
     event_type = "operations.redrive.finished"
+    version = 2  # v1 lacked upper bounds
 
     status: Literal["done", "failed"]
-    moved: int = Field(ge=0)
-    total: int = Field(ge=0)
+    moved: int = Field(ge=0, le=MAX_COUNT)
+    total: int = Field(ge=0, le=MAX_COUNT)
     cancelled: bool = False
