@@ -39,11 +39,11 @@ def test_status_at_or_after_the_deadline_is_green_only_on_target(
 
 
 def test_a_target_needs_a_known_measure_and_a_period() -> None:
-    with pytest.raises(ValueError, match="measure|deadline"):
+    with pytest.raises(ValueError, match=r"measure|deadline"):
         targets.TargetBody(
             action="a", task="t", measure="nope", target=1, start=START, deadline=DEADLINE
         )
-    with pytest.raises(ValueError, match="measure|deadline"):
+    with pytest.raises(ValueError, match=r"measure|deadline"):
         targets.TargetBody(
             action="a",
             task="t",
