@@ -34,6 +34,14 @@ def test_dev_tokens_cover_every_role_and_the_contracts_organisations() -> None:
     holders = {(t["org_id"], t["role"]) for t in tokens.values()}
     assert {("P-01", "provider"), ("P-02", "provider"), ("EB-01", "employer_brokerage")} <= holders
     assert {"jcp", "operations"} <= {role for _, role in holders}
+    by_token = {
+        token: (t["org_id"], t["role"], t.get("partnership")) for token, t in tokens.items()
+    }
+    assert by_token["dev-jcp-bcbc-token"] == ("JCP-BCBC", "jcp", "bcbc")
+    assert by_token["dev-operations-bcbc-token"] == ("OPS-BCBC", "operations", "bcbc")
+    assert by_token["dev-provider-p03-token"] == ("P-03", "provider", "bcbc")
+    assert by_token["dev-operations-national-token"] == ("OPS-NATIONAL", "operations", "*")
+    assert all(t.get("partnership") for t in tokens.values()), "every token has a partnership"
 
 
 def test_every_topic_has_explicit_partitions_and_a_dlq_twin() -> None:
