@@ -1,4 +1,4 @@
-"""`make run`: infrastructure, topics, the four services, demo data; Ctrl-C stops it all.
+"""`make run`: infrastructure, topics, the five services, demo data; Ctrl-C stops it all.
 
 Each service runs as its own process, as in production; their JSON logs go to
 `.local/logs/<service>.log`. A service that exits is restarted with backoff (1 s doubling to
@@ -14,6 +14,9 @@ Environment:
   every service runs with `ALLOW_CLOCK_CONTROL=false` and the endpoint answers 404.
 - `PORT_OFFSET=n` moves every service's HTTP port by n (referrals on 8101 + n, ...), for a
   second platform beside another one on the same machine; replicas keep their +10 steps.
+- `SMTP_HOST` / `SMTP_PORT`: where the notifications service sends email. When neither is set,
+  a local mail catcher listens on 127.0.0.1:8025 (+ PORT_OFFSET) and keeps every message under
+  `.local/mail/` (`deploy/local/mailcatcher.py`).
 - `DEMO=0` starts without demo data. `KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI`, both set, use
   that infrastructure and start none; `LOCAL_INFRA_DIR` moves `.local` (logs included).
 """
@@ -81,15 +84,33 @@ def _clock_env() -> dict[str, str]:
 
 
 def _replicas() -> dict[str, int]:
-    replicas = parse_replicas(os.environ.get("REPLICAS", ""))
-    if any(count > 1 for count in replicas.values()) and "MONGODB_URI" not in os.environ:
-        # runtime/locks.py: FerretDB does not isolate a single update, and the lock that makes
-        # up for it is per process, so two replicas writing one document can lose an update.
-        print(
-            "REPLICAS: the local FerretDB is safe with one replica per service only; "
-            "point MONGODB_URI at MongoDB for more"
-        )
-    return replicas
+    # Safe on the local FerretDB too: saves are compare-and-set with claims (runtime/cas.py).
+    return parse_replicas(os.environ.get("REPLICAS", ""))
+
+
+def _mail_catcher(ports: dict[str, int]) -> tuple[subprocess.Popen[bytes] | None, dict[str, str]]:
+    """Email goes to SMTP_HOST:SMTP_PORT; when neither is set, a local catcher takes it on
+    127.0.0.1:8025 (moved by PORT_OFFSET like the services) and keeps every message under
+    `.local/mail/` as an .eml file. Returns the process and the services' SMTP settings."""
+    if "SMTP_HOST" in os.environ or "SMTP_PORT" in os.environ:
+        return None, {}
+    port = 8025 + ports["referrals"] - SERVICES["referrals"]
+    mail_dir = LOG_DIR.parent / "mail"
+    command = [sys.executable, str(REPO / "deploy" / "local" / "mailcatcher.py"),
+               "--host", "127.0.0.1", "--port", str(port), "--dir", str(mail_dir)]  # fmt: skip
+    log = (LOG_DIR / "mailcatcher.log").open("ab")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    print(f"mail catcher on 127.0.0.1:{port}, keeping every message in {mail_dir}")
+    return process, {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port)}
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _wait_for_ctrl_c() -> NoReturn:
@@ -116,11 +137,15 @@ def main() -> int:
         return 1
     processes = []
     supervisor = None
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    mail, smtp_env = _mail_catcher(ports)
     try:
         created = asyncio.run(ensure_topics(BOOTSTRAP))
         print(f"topics ready ({len(created)} created)")
         clock_env = _clock_env()
-        processes = start_services(LOG_DIR, ports=ports, env=clock_env, replicas=replicas)
+        processes = start_services(
+            LOG_DIR, ports=ports, env={**clock_env, **smtp_env}, replicas=replicas
+        )
         wait_ready(processes)
         # From here on a service that dies is restarted, during the demo too.
         supervisor = Supervisor(processes)
@@ -156,6 +181,7 @@ def main() -> int:
             supervisor.stop()  # stops restarting first, so nothing comes back mid-shutdown
         else:
             stop_services(processes)
+        _stop(mail)
         if not infra_was_up:
             subprocess.run([*INFRA, "down"], check=False)
 
