@@ -47,6 +47,7 @@ from aiokafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
+from runtime import metrics
 from runtime.backoff import Backoff
 from runtime.decoding import Poison, decode_envelope, describe_validation_error
 from runtime.documents import StaleAggregate
@@ -107,6 +108,8 @@ class DeadLetters:
         errors += [e for e in await self._producer.send_many(too_large) if e is not None]
         if errors:
             raise errors[0]
+        for record, reason, _ in letters:
+            metrics.DEAD_LETTERED.labels(record.topic, reason).inc()
 
     def _letter(
         self, record: ConsumerRecord, reason: str, detail: str, now: str, drop_value: bool = False
@@ -151,6 +154,15 @@ class BatchProcessor:
 
     async def process(self, records: Sequence[ConsumerRecord]) -> None:
         """Every record handled or dead-lettered, or an exception to retry the batch after."""
+        if not records:
+            return
+        topic = records[0].topic  # one partition's batch: one topic
+        metrics.CONSUMED.labels(topic).inc(len(records))
+        metrics.BATCH_RECORDS.observe(len(records))
+        with metrics.HANDLER_SECONDS.labels(topic).time():
+            await self._process(records)
+
+    async def _process(self, records: Sequence[ConsumerRecord]) -> None:
         items: list[tuple[ConsumerRecord, Item]] = []
         poison: list[tuple[ConsumerRecord, str, str]] = []
         for record in records:
@@ -200,6 +212,7 @@ class BatchProcessor:
         await self._dead_letters.send(
             [(records[id(item)], "rejected", reason) for item, reason in rejected]
         )
+        _count_handled(items, rejected)
 
     async def _retry_one(self, pair: tuple[ConsumerRecord, Item], first: Exception) -> None:
         """One record whose handler fails: a few tries with backoff, then the DLQ."""
@@ -226,6 +239,7 @@ class BatchProcessor:
                 error = exc
                 continue
             await self._dead_letters.send([(record, "rejected", r) for _, r in rejected])
+            _count_handled([pair], rejected)
             return
         log.error(
             "event.gave_up",
@@ -235,6 +249,15 @@ class BatchProcessor:
             event_type=item.event.type,
         )
         await self._dead_letters.send([(record, "handler-error", type(error).__name__)])
+
+
+def _count_handled(
+    items: Sequence[tuple[ConsumerRecord, Item]], rejected: Sequence[tuple[Item, str]]
+) -> None:
+    refused = {id(item) for item, _ in rejected}
+    for record, item in items:
+        if id(item) not in refused:
+            metrics.HANDLED.labels(record.topic, item.event.type).inc()
 
 
 class _WaitForBatch(ConsumerRebalanceListener):

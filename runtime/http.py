@@ -14,10 +14,11 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from runtime import metrics
 from runtime.errors import DomainError
 
 log = structlog.get_logger(__name__)
@@ -178,7 +179,7 @@ def create_http_app(
         finally:
             structlog.contextvars.unbind_contextvars("correlation_id")
         response.headers[CORRELATION_HEADER] = correlation_id
-        if request.url.path not in ("/healthz", "/readyz"):
+        if request.url.path not in ("/healthz", "/readyz", "/metrics"):
             # Method, path and status only: bodies and query strings may hold personal data.
             log.info(
                 "http.request",
@@ -229,6 +230,12 @@ def create_http_app(
             {"status": "ready" if ready else "not ready", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics of this process")
+    async def prometheus_metrics() -> Response:
+        # No auth, like /healthz: counts per topic and type only, nothing about a person.
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     if asyncapi is not None:
         document = asyncapi

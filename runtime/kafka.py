@@ -25,6 +25,7 @@ from aiokafka.errors import (
     RecordTooLargeError,
 )
 
+from runtime import metrics
 from schemas.envelope import CloudEvent
 from schemas.topics import topic_for
 
@@ -129,6 +130,8 @@ class EventProducer:
                 outcomes.append(None)
             except KafkaError as exc:
                 outcomes.append(exc)
+        for r, outcome in zip(records, outcomes, strict=True):
+            (metrics.PUBLISHED if outcome is None else metrics.PUBLISH_FAILED).labels(r.topic).inc()
         return outcomes
 
     async def publish(self, event: CloudEvent) -> None:

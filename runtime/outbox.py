@@ -41,6 +41,7 @@ import structlog
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from runtime import metrics
 from runtime.backoff import Backoff
 from runtime.bulk import find_by_ids
 from runtime.kafka import UNPUBLISHABLE, EventProducer, OutRecord
@@ -156,6 +157,7 @@ class OutboxRelay:
         hint = Hint(hint.marker_id, events)
         self._hints.append(hint)
         self._backlog += len(hint.events)
+        metrics.OUTBOX_BACKLOG.set(self._backlog)
         if self._backlog > self._max_backlog:
             self._drained.clear()
         self._wake.set()
@@ -230,6 +232,7 @@ class OutboxRelay:
                 self._hints.extendleft(reversed(batch))  # retried first, in the same order
                 raise
             self._backlog -= size
+            metrics.OUTBOX_BACKLOG.set(self._backlog)
             self._queued.difference_update(e["id"] for h in batch for e in h.events)
             if self._backlog <= self._max_backlog:
                 self._drained.set()
@@ -329,6 +332,7 @@ class OutboxRelay:
             }
             for event, record, error in parked
         ]
+        metrics.OUTBOX_PARKED.inc(len(docs))
         for doc in docs:
             # Replace, not insert: a sweep after a crash may park the same event again.
             await self._parked.replace_one({"_id": doc["_id"]}, doc, upsert=True)
