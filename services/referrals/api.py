@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from runtime.auth import allow
 from runtime.clock import Clock
 from runtime.events import Wrap, enveloper
 from runtime.principal import Principal
 from schemas.types import EntityId, ReferralStatus, ShortText
 from services.referrals import commands, domain
+from services.referrals.access import Caller
 from services.referrals.directory import ProgrammeBody, ProviderView
 from services.referrals.domain import Referral
 from services.referrals.store import ReferralsStore
 
 SOURCE = "/services/referrals"
-
-Anyone = Annotated[Principal, Depends(allow("jcp", "provider", "operations", "employer_brokerage"))]
-Readers = Annotated[Principal, Depends(allow("jcp", "provider", "operations"))]
-Jcp = Annotated[Principal, Depends(allow("jcp"))]
-ProviderOrJcp = Annotated[Principal, Depends(allow("provider", "jcp"))]
-Operations = Annotated[Principal, Depends(allow("operations"))]
-ProviderOrOperations = Annotated[Principal, Depends(allow("provider", "operations"))]
 
 
 class NewReferral(BaseModel):
@@ -70,11 +63,11 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
     @router.get("/providers", tags=["directory"], response_model=list[ProviderView])
-    async def list_providers(_: Anyone) -> list[ProviderView]:
+    async def list_providers(_: Caller) -> list[ProviderView]:
         return [ProviderView.of(p) for p in await commands.providers(store)]
 
     @router.get("/providers/{provider_id}", tags=["directory"], response_model=ProviderView)
-    async def get_provider(provider_id: EntityId, _: Anyone) -> ProviderView:
+    async def get_provider(provider_id: EntityId, _: Caller) -> ProviderView:
         return ProviderView.of(await commands.provider(store, provider_id))
 
     @router.put(
@@ -86,7 +79,7 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
         provider_id: EntityId,
         programme_id: EntityId,
         body: ProgrammeBody,
-        principal: Operations,
+        principal: Caller,
         request: Request,
     ) -> ProviderView:
         provider = await commands.put_programme(
@@ -103,7 +96,7 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
         provider_id: EntityId,
         programme_id: EntityId,
         body: CapacityBody,
-        principal: ProviderOrOperations,
+        principal: Caller,
         request: Request,
     ) -> ProviderView:
         provider = await commands.set_capacity(
@@ -125,7 +118,7 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
         },
     )  # fmt: skip
     async def create_referral(
-        body: NewReferral, principal: Jcp, request: Request
+        body: NewReferral, principal: Caller, request: Request
     ) -> ReferralCreatedView:
         referral = await commands.create_referral(
             store, principal, wrap(request), clock.now(), **body.model_dump()
@@ -138,14 +131,14 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
 
     @router.get("/referrals", tags=["referrals"], response_model=list[Referral])
     async def list_referrals(
-        principal: Readers,
+        principal: Caller,
         status: Annotated[ReferralStatus | None, Query()] = None,
         client_id: EntityId | None = None,
     ) -> list[Referral]:
         return await commands.list_referrals(store, principal, status, client_id)
 
     @router.get("/referrals/{referral_id}", tags=["referrals"], response_model=Referral)
-    async def get_referral(referral_id: EntityId, principal: Readers) -> Referral:
+    async def get_referral(referral_id: EntityId, principal: Caller) -> Referral:
         return await commands.visible_referral(store, referral_id, principal)
 
     async def move(
@@ -170,28 +163,28 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
         )
 
     @router.post("/referrals/{referral_id}/accept", tags=["referrals"], response_model=Referral)
-    async def accept(referral_id: EntityId, principal: ProviderOrJcp, request: Request) -> Referral:
+    async def accept(referral_id: EntityId, principal: Caller, request: Request) -> Referral:
         return await move("accept", referral_id, principal, request)
 
     @router.post("/referrals/{referral_id}/reject", tags=["referrals"], response_model=Referral)
     async def reject(
-        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+        referral_id: EntityId, body: ReasonBody, principal: Caller, request: Request
     ) -> Referral:
         return await move("reject", referral_id, principal, request, body)
 
     @router.post("/referrals/{referral_id}/start", tags=["referrals"], response_model=Referral)
-    async def start(referral_id: EntityId, principal: ProviderOrJcp, request: Request) -> Referral:
+    async def start(referral_id: EntityId, principal: Caller, request: Request) -> Referral:
         return await move("start", referral_id, principal, request)
 
     @router.post("/referrals/{referral_id}/complete", tags=["referrals"], response_model=Referral)
     async def complete(
-        referral_id: EntityId, body: OutcomeBody, principal: ProviderOrJcp, request: Request
+        referral_id: EntityId, body: OutcomeBody, principal: Caller, request: Request
     ) -> Referral:
         return await move("complete", referral_id, principal, request, outcome=body.outcome)
 
     @router.post("/referrals/{referral_id}/drop-out", tags=["referrals"], response_model=Referral)
     async def drop_out(
-        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+        referral_id: EntityId, body: ReasonBody, principal: Caller, request: Request
     ) -> Referral:
         return await move("drop-out", referral_id, principal, request, body)
 
@@ -199,13 +192,13 @@ def build_router(store: ReferralsStore, clock: Clock) -> APIRouter:
         "/referrals/{referral_id}/did-not-start", tags=["referrals"], response_model=Referral
     )
     async def did_not_start(
-        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+        referral_id: EntityId, body: ReasonBody, principal: Caller, request: Request
     ) -> Referral:
         return await move("did-not-start", referral_id, principal, request, body)
 
     @router.post("/referrals/{referral_id}/withdraw", tags=["referrals"], response_model=Referral)
     async def withdraw(
-        referral_id: EntityId, body: ReasonBody, principal: ProviderOrJcp, request: Request
+        referral_id: EntityId, body: ReasonBody, principal: Caller, request: Request
     ) -> Referral:
         return await move("withdraw", referral_id, principal, request, body)
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Annotated, Protocol
+from typing import Protocol
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from runtime.auth import allow
 from runtime.events import Wrap, enveloper
-from runtime.principal import Principal
 from schemas.types import Code, ConsentScope, EntityId, ShortText
 from services.referrals import client_commands as commands
+from services.referrals.access import Caller
 from services.referrals.client_commands import ClientView, ConsentLedger
 from services.referrals.clients import PLAN_ITEMS_MAX, ActionPlan, Assessment, PlanItem
 from services.referrals.store import ReferralsStore
 
 SOURCE = "/services/referrals"
-
-Readers = Annotated[Principal, Depends(allow("jcp", "provider", "operations"))]
-ClientActors = Annotated[Principal, Depends(allow("jcp", "provider"))]
 
 
 class Clock(Protocol):
@@ -75,16 +71,16 @@ def build_client_router(
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
     @router.get("/clients", tags=["clients"], response_model=list[ClientView])
-    async def find_clients(principal: Readers, claimant_ref: ShortText) -> list[ClientView]:
+    async def find_clients(principal: Caller, claimant_ref: ShortText) -> list[ClientView]:
         return await commands.find_clients(store, principal, claimant_ref, client_id_key)
 
     @router.get("/clients/{client_id}", tags=["clients"], response_model=ClientView)
-    async def get_client(client_id: EntityId, principal: Readers) -> ClientView:
+    async def get_client(client_id: EntityId, principal: Caller) -> ClientView:
         return await commands.read_client(store, principal, client_id)
 
     @router.post("/clients/{client_id}/consent", tags=["clients"], response_model=ConsentView)
     async def record_consent(
-        client_id: EntityId, body: NewConsentBody, principal: ClientActors, request: Request
+        client_id: EntityId, body: NewConsentBody, principal: Caller, request: Request
     ) -> ConsentView:
         client = await commands.record_consent(
             store,
@@ -102,7 +98,7 @@ def build_client_router(
         "/clients/{client_id}/consent/withdraw", tags=["clients"], response_model=ConsentView
     )
     async def withdraw_consent(
-        client_id: EntityId, body: ConsentBody, principal: ClientActors, request: Request
+        client_id: EntityId, body: ConsentBody, principal: Caller, request: Request
     ) -> ConsentView:
         client = await commands.withdraw_consent(
             store, principal, wrap(request), time.now(), client_id, body.scopes
@@ -110,12 +106,12 @@ def build_client_router(
         return ConsentView(client_id=client_id, consent_scopes=client.consent_scopes)
 
     @router.get("/clients/{client_id}/consent", tags=["clients"], response_model=ConsentLedger)
-    async def consent_ledger(client_id: EntityId, principal: Readers) -> ConsentLedger:
+    async def consent_ledger(client_id: EntityId, principal: Caller) -> ConsentLedger:
         return await commands.consent_ledger(store, principal, client_id)
 
     @router.put("/clients/{client_id}/assessment", tags=["clients"])
     async def record_assessment(
-        client_id: EntityId, body: Assessment, principal: ClientActors, request: Request
+        client_id: EntityId, body: Assessment, principal: Caller, request: Request
     ) -> dict[str, object]:
         client = await commands.record_assessment(
             store, principal, wrap(request), time.now(), client_id, body
@@ -128,14 +124,14 @@ def build_client_router(
 
     @router.post("/clients/{client_id}/job-ready", tags=["clients"], response_model=JobReadyView)
     async def mark_job_ready(
-        client_id: EntityId, principal: ClientActors, request: Request
+        client_id: EntityId, principal: Caller, request: Request
     ) -> JobReadyView:
         client = await commands.mark_job_ready(store, principal, wrap(request), client_id)
         return JobReadyView(client_id=client_id, job_ready=client.job_ready)
 
     @router.put("/clients/{client_id}/action-plan", tags=["clients"], response_model=ActionPlanView)
     async def agree_action_plan(
-        client_id: EntityId, body: ActionPlanBody, principal: ClientActors, request: Request
+        client_id: EntityId, body: ActionPlanBody, principal: Caller, request: Request
     ) -> ActionPlanView:
         plan = await commands.agree_action_plan(
             store, principal, wrap(request), time.now(), client_id, body.items
@@ -143,7 +139,7 @@ def build_client_router(
         return ActionPlanView(client_id=client_id, action_plan=plan)
 
     @router.get("/clients/{client_id}/action-plan", tags=["clients"], response_model=ActionPlanView)
-    async def read_action_plan(client_id: EntityId, principal: Readers) -> ActionPlanView:
+    async def read_action_plan(client_id: EntityId, principal: Caller) -> ActionPlanView:
         plan = await commands.read_action_plan(store, principal, client_id)
         return ActionPlanView(client_id=client_id, action_plan=plan)
 
