@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
-from runtime.auth import allow
 from runtime.clock import Clock, SystemClock
 from runtime.errors import NotFound
 from runtime.events import Wrap, enveloper
@@ -20,15 +19,11 @@ from schemas.types import EntityId, Location, ShortText, VacancyStatus
 from schemas.vacancies import MAX_POSITIONS
 from schemas.visibility import employer_view_of_match
 from services.vacancies import commands, domain
+from services.vacancies.access import Caller, vacancy_for
 from services.vacancies.domain import MAX_DESCRIPTION, PersonSpecification, Vacancy
 from services.vacancies.store import VacanciesStore
 
 SOURCE = "/services/vacancies"
-
-Brokerage = Annotated[Principal, Depends(allow("employer_brokerage"))]
-Readers = Annotated[
-    Principal, Depends(allow("employer_brokerage", "jcp", "provider", "operations"))
-]
 
 
 class NewVacancy(BaseModel):
@@ -93,9 +88,7 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
         return await store.vacancies.mutate({"_id": vacancy_id}, change, wrap(request))
 
     @router.post("/vacancies", status_code=201, response_model=VacancyCreated)
-    async def post_vacancy(
-        body: NewVacancy, principal: Brokerage, request: Request
-    ) -> VacancyCreated:
+    async def post_vacancy(body: NewVacancy, principal: Caller, request: Request) -> VacancyCreated:
         now = clock.now()
         vacancy, events = Vacancy.post(
             new_id("VAC"),
@@ -110,30 +103,31 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
 
     @router.get("/vacancies", response_model=list[Vacancy])
     async def list_vacancies(
-        principal: Readers, status: VacancyStatus | None = None
+        principal: Caller, status: VacancyStatus | None = None
     ) -> list[Vacancy]:
-        return await store.vacancies.find(
+        found = await store.vacancies.find(
             domain.vacancy_query(principal, status), sort=[("posted_at", -1)], limit=500
         )
+        return [vacancy_for(principal, v) for v in found]
 
     @router.get("/vacancies/{vacancy_id}", response_model=Vacancy)
-    async def get_vacancy(vacancy_id: str, principal: Readers) -> Vacancy:
-        return await visible(vacancy_id, principal)
+    async def get_vacancy(vacancy_id: str, principal: Caller) -> Vacancy:
+        return vacancy_for(principal, await visible(vacancy_id, principal))
 
     @router.put("/vacancies/{vacancy_id}/scope", response_model=Vacancy)
     async def scope(
-        vacancy_id: str, body: PersonSpecification, principal: Brokerage, request: Request
+        vacancy_id: str, body: PersonSpecification, principal: Caller, request: Request
     ) -> Vacancy:
         return await managed(vacancy_id, principal, request, lambda v: v.scope(body))
 
     @router.post("/vacancies/{vacancy_id}/close", response_model=Vacancy)
     async def close(
-        vacancy_id: str, body: CloseBody, principal: Brokerage, request: Request
+        vacancy_id: str, body: CloseBody, principal: Caller, request: Request
     ) -> Vacancy:
         return await managed(vacancy_id, principal, request, lambda v: v.close(body.reason))
 
     @router.get("/vacancies/{vacancy_id}/shortlist")
-    async def shortlist(vacancy_id: str, principal: Readers) -> list[dict[str, Any]]:
+    async def shortlist(vacancy_id: str, principal: Caller) -> list[dict[str, Any]]:
         """Proposed matches, best first; an employer brokerage sees them reduced."""
         await visible(vacancy_id, principal)
         matches = await store.shortlist(vacancy_id)
@@ -156,7 +150,7 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
         "/vacancies/{vacancy_id}/placements", status_code=201, response_model=PlacementCreated
     )
     async def place(
-        vacancy_id: str, body: NewPlacement, principal: Brokerage, request: Request
+        vacancy_id: str, body: NewPlacement, principal: Caller, request: Request
     ) -> PlacementCreated:
         vacancy = await visible(vacancy_id, principal)
         if not domain.may_manage_vacancy(principal, vacancy):
@@ -177,7 +171,7 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
         vacancy_id: str,
         placement_id: str,
         body: EndPlacement,
-        principal: Brokerage,
+        principal: Caller,
         request: Request,
     ) -> Vacancy:
         return await managed(

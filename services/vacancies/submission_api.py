@@ -4,24 +4,21 @@ interviews, work trials and outcomes, and turns an accepted offer into a placeme
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import AwareDatetime, BaseModel, Field
 
-from runtime.auth import allow
 from runtime.clock import Clock
 from runtime.errors import NotFound
 from runtime.events import Wrap, enveloper
 from runtime.principal import Principal
 from schemas.types import EntityId
 from services.vacancies import commands, domain
+from services.vacancies.access import Caller
 from services.vacancies.store import VacanciesStore
 from services.vacancies.submissions import Submission, may_manage_submission, may_see_submission
 from services.vacancies.sustainment import SOURCE
-
-Brokerage = Annotated[Principal, Depends(allow("employer_brokerage"))]
-Readers = Annotated[Principal, Depends(allow("employer_brokerage", "jcp", "operations"))]
 
 
 class NewSubmission(BaseModel):
@@ -82,7 +79,7 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
         "/vacancies/{vacancy_id}/submissions", status_code=201, response_model=SubmissionCreated
     )
     async def submit(
-        vacancy_id: str, body: NewSubmission, principal: Brokerage, request: Request
+        vacancy_id: str, body: NewSubmission, principal: Caller, request: Request
     ) -> SubmissionCreated:
         loaded = await store.vacancies.get(vacancy_id)
         if loaded is None or not domain.may_manage_vacancy(principal, loaded.aggregate):
@@ -93,25 +90,25 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
         return SubmissionCreated(submission_id=submission.submission_id)
 
     @router.get("/vacancies/{vacancy_id}/submissions", response_model=list[Submission])
-    async def list_submissions(vacancy_id: str, principal: Readers) -> list[Submission]:
+    async def list_submissions(vacancy_id: str, principal: Caller) -> list[Submission]:
         loaded = await store.vacancies.get(vacancy_id)
         if loaded is None or not domain.may_see_vacancy(principal, loaded.aggregate):
             raise NotFound("no such vacancy")
         return await store.submissions_of_vacancy(vacancy_id)
 
     @router.get("/submissions/{submission_id}", response_model=Submission)
-    async def get_submission(submission_id: str, principal: Readers) -> Submission:
+    async def get_submission(submission_id: str, principal: Caller) -> Submission:
         return await visible(submission_id, principal)
 
     @router.post("/submissions/{submission_id}/interview", response_model=Submission)
     async def interview(
-        submission_id: str, body: InterviewBody, principal: Brokerage, request: Request
+        submission_id: str, body: InterviewBody, principal: Caller, request: Request
     ) -> Submission:
         return await move(submission_id, principal, request, "interview", interview_at=body.at)
 
     @router.post("/submissions/{submission_id}/work-trial")
     async def work_trial(
-        submission_id: str, body: WorkTrialBody, principal: Brokerage, request: Request
+        submission_id: str, body: WorkTrialBody, principal: Caller, request: Request
     ) -> dict[str, Any]:
         """The submission, answering the trial's `end` (15 working days from `start`)."""
         moved = await move(submission_id, principal, request, "work-trial", start=body.start)
@@ -119,7 +116,7 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
 
     @router.post("/submissions/{submission_id}/outcome", response_model=Submission)
     async def outcome(
-        submission_id: str, body: OutcomeBody, principal: Brokerage, request: Request
+        submission_id: str, body: OutcomeBody, principal: Caller, request: Request
     ) -> Submission:
         return await move(submission_id, principal, request, body.outcome)
 
@@ -127,7 +124,7 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
         "/submissions/{submission_id}/accept", status_code=201, response_model=PlacementCreated
     )
     async def accept(
-        submission_id: str, body: AcceptBody, principal: Brokerage, request: Request
+        submission_id: str, body: AcceptBody, principal: Caller, request: Request
     ) -> PlacementCreated:
         submission = await managed(submission_id, principal)
         placement_id = await commands.accept(
