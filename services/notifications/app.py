@@ -7,16 +7,25 @@ from datetime import timedelta
 import structlog
 from fastapi import FastAPI
 
+from runtime.auth import read_static_tokens
 from runtime.backoff import Backoff
 from runtime.handlers import bind
 from runtime.service import ServiceRuntime
-from schemas.topics import MATCH_EVENTS, NOTIFICATION_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS
+from schemas.topics import (
+    MATCH_EVENTS,
+    NOTIFICATION_EVENTS,
+    OPERATIONS_EVENTS,
+    REFERRAL_EVENTS,
+    VACANCY_EVENTS,
+)
+from services.notifications import alerts
 from services.notifications.api import build_router
 from services.notifications.breaker import Breakers
 from services.notifications.delivery import DeliveryWorker
 from services.notifications.digest import DIGEST_DUE, digest_handler
 from services.notifications.email import Mailer
 from services.notifications.handlers import HANDLERS
+from services.notifications.rules import operations_directory
 from services.notifications.secret_box import SecretBox
 from services.notifications.settings import Settings
 from services.notifications.store import NotificationsStore
@@ -39,9 +48,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     timers = rt.timers({DIGEST_DUE: digest_handler(store, mailer)})
     rt.with_outbox(store.outbox_collections)
+    # Operations organisations by partnership, from the static tokens: they hear of fairness
+    # disparities in their partnership (`alerts.py`).
+    tokens = settings.tokens_file
+    directory = operations_directory(
+        read_static_tokens(tokens).values() if tokens and tokens.is_file() else ()
+    )
     rt.consume(
-        [REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS],
-        rt.effects(bind(HANDLERS, store=store, clock=rt.clock, timers=timers)),
+        [REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS, OPERATIONS_EVENTS],
+        rt.effects(
+            {
+                **bind(HANDLERS, store=store, clock=rt.clock, timers=timers),
+                **bind(
+                    alerts.HANDLERS, store=store, clock=rt.clock, timers=timers, directory=directory
+                ),
+            }
+        ),
     )
     rt.publishes(NOTIFICATION_EVENTS)
     worker = DeliveryWorker(

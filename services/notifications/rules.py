@@ -7,23 +7,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from runtime.principal import Principal
-from schemas import matching, referrals
+from runtime.principal import EVERY_PARTNERSHIP, Principal
+from schemas import matching, operations, referrals
 from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, VACANCY_EVENTS
 from schemas.visibility import employer_view_of_match, employer_withdrawal_reason
 
-Audience = Literal["provider", "employer_brokerage", "jcp"]
+Audience = Literal["provider", "employer_brokerage", "jcp", "operations"]
 
 REFERRAL_TYPES = frozenset(m.event_type for m in referrals.REFERRAL_LIFECYCLE)
 """Every change of a referral's status (on-hold, released, did-not-start, expired included)."""
 SLA_BREACHED = referrals.ReferralSlaBreached.event_type
 MATCH_TYPES = frozenset(MATCH_EVENTS.event_types)
 VACANCY_TYPES = frozenset(VACANCY_EVENTS.event_types)
-NOTIFIABLE_TYPES = REFERRAL_TYPES | {SLA_BREACHED} | MATCH_TYPES | VACANCY_TYPES
+DISPARITY_DETECTED = operations.DisparityDetected.event_type
+"""Told to operations organisations (`operations_recipients`, handled in `alerts.py`), not
+through `recipients`: who they are is a directory the composition root reads, not something
+the event names."""
+NOTIFIABLE_TYPES = (
+    REFERRAL_TYPES | {SLA_BREACHED} | MATCH_TYPES | VACANCY_TYPES | {DISPARITY_DETECTED}
+)
+
+OperationsDirectory = Mapping[str, tuple[str, ...]]
+"""Partnership -> the organisations acting in the `operations` role within it (`"*"`: national)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +63,27 @@ def recipients(event: CloudEvent, client_providers: set[str]) -> list[Recipient]
     if event.type in VACANCY_TYPES:
         return [Recipient(data["brokerage_id"], "employer_brokerage")]
     return []
+
+
+def operations_directory(principals: Iterable[Principal]) -> dict[str, tuple[str, ...]]:
+    """Who acts in the `operations` role, by partnership, from the organisations the platform
+    knows (the static tokens; a deployment with JWTs only knows none and tells nobody)."""
+    found: dict[str, set[str]] = {}
+    for p in principals:
+        if p.is_("operations") and p.partnership:
+            found.setdefault(p.partnership, set()).add(p.org_id)
+    return {partnership: tuple(sorted(orgs)) for partnership, orgs in found.items()}
+
+
+def operations_recipients(event: CloudEvent, directory: OperationsDirectory) -> list[Recipient]:
+    """A disparity in a partnership is told to that partnership's operations organisations and
+    to national operations, which oversees every partnership; no other partnership hears of
+    it. The event carries counts only, so every recipient sees all of it."""
+    if event.type != DISPARITY_DETECTED:
+        return []
+    partnership = str(event.data.get("partnership", ""))
+    orgs = {*directory.get(partnership, ()), *directory.get(EVERY_PARTNERSHIP, ())}
+    return [Recipient(org, "operations") for org in sorted(orgs)]
 
 
 def providers_hearing_of_matches(
