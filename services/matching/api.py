@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from runtime.auth import allow
 from runtime.errors import Invalid
 from runtime.principal import Principal
 from schemas.visibility import employer_view_of_match
+from services.matching.access import Caller
 from services.matching.domain import Match, may_see_match
 from services.matching.rules import RULES_VERSION, WEIGHTS
 from services.matching.store import MatchingStore
 
 IdQuery = Annotated[str | None, Query(max_length=64)]
-
-Readers = Annotated[
-    Principal, Depends(allow("operations", "jcp", "provider", "employer_brokerage"))
-]
 
 
 def build_router(store: MatchingStore) -> APIRouter:
@@ -26,7 +22,7 @@ def build_router(store: MatchingStore) -> APIRouter:
 
     @router.get("/matches")
     async def list_matches(
-        principal: Readers, vacancy_id: IdQuery = None, client_id: IdQuery = None
+        principal: Caller, vacancy_id: IdQuery = None, client_id: IdQuery = None
     ) -> list[dict[str, Any]]:
         """Proposed and withdrawn matches with their reasons, best first.
 
@@ -45,7 +41,7 @@ def build_router(store: MatchingStore) -> APIRouter:
         return views
 
     @router.get("/rules", tags=["rules"])
-    async def rules(_: Readers) -> dict[str, Any]:
+    async def rules(_: Caller) -> dict[str, Any]:
         """The weights every score is made of, and the version they belong to."""
         return {"rules_version": RULES_VERSION, "weights": WEIGHTS}
 

@@ -6,15 +6,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AnyHttpUrl, BaseModel, Field, UrlConstraints, field_validator
 
-from runtime.auth import allow
 from runtime.clock import SystemClock
 from runtime.errors import NotFound
-from runtime.principal import Principal
 from schemas.types import ShortText
 from services.notifications import commands
+from services.notifications.access import Caller
 from services.notifications.domain import (
     MAX_EMAIL_LENGTH,
     MAX_EVENT_TYPES,
@@ -30,7 +29,6 @@ from services.notifications.secret_box import DEV_ONLY_INSECURE_KEY, SecretBox
 from services.notifications.store import NotificationsStore
 from services.notifications.url_policy import DEV_ALLOWED_HOSTS
 
-Anyone = Annotated[Principal, Depends(allow("provider", "employer_brokerage", "jcp", "operations"))]
 Secret = Annotated[
     str,
     Field(
@@ -144,7 +142,7 @@ def build_router(
             422: {"description": "invalid body, or a URL the address policy refuses"},
         },
     )  # fmt: skip
-    async def subscribe(body: NewSubscription, principal: Anyone) -> SubscriptionCreated:
+    async def subscribe(body: NewSubscription, principal: Caller) -> SubscriptionCreated:
         """A webhook (`url`, `secret`) or an email (`email`) subscription; at most
         20 per organisation."""
         created = await commands.subscribe(
@@ -162,7 +160,7 @@ def build_router(
         return SubscriptionCreated(subscription_id=created.subscription_id)
 
     @router.get("/subscriptions", response_model=list[SubscriptionView], tags=["subscriptions"])
-    async def my_subscriptions(principal: Anyone) -> list[SubscriptionView]:
+    async def my_subscriptions(principal: Caller) -> list[SubscriptionView]:
         mine = await store.subscriptions_of(principal.org_id)
         return [
             SubscriptionView.of(s) for s in mine if may_read(principal, s.org_id, s.partnership)
@@ -171,7 +169,7 @@ def build_router(
     @router.get(
         "/subscriptions/{subscription_id}", response_model=SubscriptionView, tags=["subscriptions"]
     )
-    async def subscription(subscription_id: str, principal: Anyone) -> SubscriptionView:
+    async def subscription(subscription_id: str, principal: Caller) -> SubscriptionView:
         """404 for another organisation's or another partnership's subscription."""
         return SubscriptionView.of(await commands.mine(store, principal, subscription_id))
 
@@ -181,7 +179,7 @@ def build_router(
         tags=["subscriptions"],
     )
     async def rotate_secret(
-        subscription_id: str, body: NewSecret, principal: Anyone
+        subscription_id: str, body: NewSecret, principal: Caller
     ) -> SubscriptionView:
         """Rotate a webhook's secret: the new one signs from now on, and the previous one
         keeps signing beside it (the `-Previous` headers) until the overlap ends."""
@@ -196,22 +194,22 @@ def build_router(
         return SubscriptionView.of(rotated)
 
     @router.delete("/subscriptions/{subscription_id}", status_code=204, tags=["subscriptions"])
-    async def unsubscribe(subscription_id: str, principal: Anyone) -> None:
+    async def unsubscribe(subscription_id: str, principal: Caller) -> None:
         await commands.unsubscribe(store, principal, subscription_id)
 
     @router.get("/preferences", response_model=Preferences, tags=["subscriptions"])
-    async def preferences(principal: Anyone) -> Preferences:
+    async def preferences(principal: Caller) -> Preferences:
         return Preferences(email=(await store.organisation(principal.org_id)).email_preference)
 
     @router.put("/preferences", response_model=Preferences, tags=["subscriptions"])
-    async def set_preferences(body: Preferences, principal: Anyone) -> Preferences:
+    async def set_preferences(body: Preferences, principal: Caller) -> Preferences:
         """The organisation's email preference: immediate, or a daily digest."""
         updated = await commands.set_email_preference(store, principal, body.email)
         return Preferences(email=updated.email_preference)
 
     @router.get("/inbox", tags=["inbox"])
     async def inbox(
-        principal: Anyone, limit: Annotated[int, Query(ge=1, le=500)] = 100
+        principal: Caller, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> list[dict[str, Any]]:
         """The caller's notifications, newest first, exactly as their webhooks carry them;
         none of another partnership (after a client moved away, say)."""
@@ -222,7 +220,7 @@ def build_router(
         ]
 
     @router.get("/notifications/{notification_id}", tags=["inbox"])
-    async def notification(notification_id: str, principal: Anyone) -> dict[str, Any]:
+    async def notification(notification_id: str, principal: Caller) -> dict[str, Any]:
         """One notification as its webhook carries it; 404 for anyone but its organisation,
         and for it outside the notification's partnership."""
         found = await store.notification(notification_id)

@@ -11,23 +11,19 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from runtime.auth import allow
 from runtime.clock import Clock
 from runtime.decoding import Poison, decode_envelope
 from runtime.partnerships import Partnerships
-from runtime.principal import Principal
 from services.operations import commands, kafka_tools, tail_view
+from services.operations.access import Caller
 from services.operations.kpis import MEASURES
 from services.operations.redrive import Redrives
 from services.operations.store import OperationsStore
 from services.operations.targets import TargetBody
 
-Operations = Annotated[Principal, Depends(allow("operations"))]
-Trackers = Annotated[Principal, Depends(allow("operations", "jcp"))]
-Anyone = Annotated[Principal, Depends(allow("operations", "jcp", "provider", "employer_brokerage"))]
 Measure = Literal[MEASURES]  # type: ignore[valid-type]
 By = Literal["ward", "priority_group", "provider", "sector", "month", "local_authority"]
 From = Annotated[date | None, Query(alias="from")]
@@ -52,14 +48,14 @@ def build_router(d: Deps) -> APIRouter:
     # --- streams ------------------------------------------------------------------------
 
     @router.get("/streams/lag", tags=["streams"])
-    async def lag(_: Operations) -> list[dict[str, Any]]:
+    async def lag(_: Caller) -> list[dict[str, Any]]:
         """Every consumer group: per partition the committed offset, the end and the lag."""
         return await kafka_tools.lag(d.bootstrap)
 
     @router.get("/streams/tail", tags=["streams"])
     async def tail(
         request: Request,
-        principal: Anyone,
+        principal: Caller,
         topic: str | None = None,
         type: str | None = None,
         subject: str | None = None,
@@ -92,7 +88,7 @@ def build_router(d: Deps) -> APIRouter:
     # --- dead letters ---------------------------------------------------------------------
 
     @router.get("/dlq", tags=["dead letters"])
-    async def dlq(principal: Operations, dlq_topic: str | None = None) -> list[dict[str, Any]]:
+    async def dlq(principal: Caller, dlq_topic: str | None = None) -> list[dict[str, Any]]:
         topics = [t for t in d.dlq_topics if not dlq_topic or t == dlq_topic]
         letters = await commands.dead_letters(
             d.store, principal, d.partnerships, d.bootstrap, topics
@@ -100,7 +96,7 @@ def build_router(d: Deps) -> APIRouter:
         return [x.describe() for x in letters]
 
     @router.post("/dlq/redrive", status_code=202, tags=["dead letters"])
-    async def redrive(principal: Operations, body: commands.RedriveBody) -> dict[str, Any]:
+    async def redrive(principal: Caller, body: commands.RedriveBody) -> dict[str, Any]:
         task = await commands.redrive(
             d.store,
             d.redrives,
@@ -114,23 +110,23 @@ def build_router(d: Deps) -> APIRouter:
         return {"task_id": task.task_id, "total": task.total}
 
     @router.get("/dlq/redrive/{task_id}", tags=["dead letters"])
-    async def redrive_progress(principal: Operations, task_id: str) -> dict[str, Any]:
+    async def redrive_progress(principal: Caller, task_id: str) -> dict[str, Any]:
         return (await commands.redrive_task(d.redrives, principal, task_id)).progress()
 
     @router.post("/dlq/redrive/{task_id}/cancel", tags=["dead letters"])
-    async def cancel_redrive(principal: Operations, task_id: str) -> dict[str, Any]:
+    async def cancel_redrive(principal: Caller, task_id: str) -> dict[str, Any]:
         await commands.redrive_task(d.redrives, principal, task_id)
         return (await d.redrives.cancel(task_id)).progress()
 
     # --- caseloads and journeys ---------------------------------------------------------------
 
     @router.get("/clients/{client_id}/timeline", tags=["caseloads"])
-    async def timeline(principal: Trackers, client_id: str) -> list[dict[str, Any]]:
+    async def timeline(principal: Caller, client_id: str) -> list[dict[str, Any]]:
         return await commands.timeline(d.store, principal, client_id)
 
     @router.put("/caseloads/{caseload_id}", tags=["caseloads"])
     async def put_caseload(
-        principal: Trackers,
+        principal: Caller,
         caseload_id: Annotated[str, Path(min_length=1, max_length=64)],
         body: commands.CaseloadBody,
     ) -> dict[str, Any]:
@@ -138,19 +134,19 @@ def build_router(d: Deps) -> APIRouter:
         return c.model_dump(exclude={"key"})
 
     @router.get("/caseloads/{caseload_id}", tags=["caseloads"])
-    async def get_caseload(principal: Trackers, caseload_id: str) -> dict[str, Any]:
+    async def get_caseload(principal: Caller, caseload_id: str) -> dict[str, Any]:
         c = await commands.caseload(d.store, principal, caseload_id)
         return c.model_dump(exclude={"key"})
 
     @router.get("/caseloads/{caseload_id}/members", tags=["caseloads"])
     async def members(
-        principal: Trackers, caseload_id: str, ward: str | None = None, stage: str | None = None
+        principal: Caller, caseload_id: str, ward: str | None = None, stage: str | None = None
     ) -> list[dict[str, Any]]:
         return await commands.members(d.store, principal, caseload_id, ward, stage)
 
     @router.get("/journeys", tags=["caseloads"])
     async def journeys(
-        principal: Trackers,
+        principal: Caller,
         ward: str | None = None,
         priority_group: str | None = None,
         local_authority: str | None = None,
@@ -171,7 +167,7 @@ def build_router(d: Deps) -> APIRouter:
 
     @router.get("/kpis", tags=["kpis"])
     async def kpis(
-        principal: Operations,
+        principal: Caller,
         measure: Measure,
         by: By = "month",
         start: From = None,
@@ -181,7 +177,7 @@ def build_router(d: Deps) -> APIRouter:
 
     @router.get("/kpis.csv", tags=["kpis"], response_class=PlainTextResponse)
     async def kpis_csv(
-        principal: Operations,
+        principal: Caller,
         measure: Measure,
         by: By = "month",
         start: From = None,
@@ -192,7 +188,7 @@ def build_router(d: Deps) -> APIRouter:
 
     @router.put("/targets/{ref}", tags=["targets"])
     async def put_target(
-        principal: Operations,
+        principal: Caller,
         ref: Annotated[str, Path(min_length=1, max_length=64)],
         body: TargetBody,
     ) -> dict[str, Any]:
@@ -200,12 +196,12 @@ def build_router(d: Deps) -> APIRouter:
         return t.model_dump(mode="json", exclude={"key"})
 
     @router.get("/targets", tags=["targets"])
-    async def targets(principal: Operations) -> list[dict[str, object]]:
+    async def targets(principal: Caller) -> list[dict[str, object]]:
         return await commands.targets(d.store, principal, d.partnerships, d.clock.now())
 
     @router.get("/fairness", tags=["fairness"])
     async def fairness(
-        principal: Operations,
+        principal: Caller,
         measure: Literal["shortlisted", "placed"] = "shortlisted",
         start: From = None,
         end: To = None,
