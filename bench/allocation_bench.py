@@ -22,7 +22,7 @@ import numpy as np
 
 from services.matching import allocation
 from services.matching.engine import Engine
-from services.matching.rules import Client, ClientProfile, Vacancy, VacancySpec, score
+from services.matching.rules import Client, ClientProfile, Vacancy, VacancySpec
 
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 SECTORS = ["retail", "care", "construction", "logistics", "hospitality", "cleaning"]
@@ -100,17 +100,18 @@ def engine_of(n_clients: int, n_vacancies: int, seed: int = 7) -> Engine:
 
 
 def eligible_problem(engine: Engine) -> tuple[allocation.Problem, int]:
-    """Every eligible pair of the pool (through the index), as one allocation problem."""
+    """Every eligible pair of the pool (the index joined in bulk), as one allocation problem."""
     cids = {cid: n for n, cid in enumerate(engine.clients)}
     vids = {vid: n for n, vid in enumerate(engine.vacancies)}
-    edges = []
-    for vid, v in engine.vacancies.items():
-        for c in engine.clients_in_reach(v):
-            s = score(c, v)
-            if s is not None:
-                edges.append((cids[c.client_id], vids[vid], s))
-    caps = [v.capacity for v in engine.vacancies.values()]
-    problem = allocation.Problem.of(edges, [allocation.CLIENT_SHORTLISTS] * len(cids), caps)
+    pair_clients, pair_vacancies, scores = engine.eligible_pairs()
+    caps = np.array([v.capacity for v in engine.vacancies.values()], dtype=np.int64)
+    problem = allocation.Problem(
+        np.fromiter((cids[c] for c in pair_clients), dtype=np.int64, count=len(scores)),
+        np.fromiter((vids[v] for v in pair_vacancies), dtype=np.int64, count=len(scores)),
+        scores,
+        np.full(len(cids), allocation.CLIENT_SHORTLISTS, dtype=np.int64),
+        caps,
+    )
     eligible_clients = len(set(problem.client.tolist()))
     return problem, eligible_clients
 

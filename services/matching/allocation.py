@@ -125,7 +125,7 @@ def greedy_per_vacancy(p: Problem) -> np.ndarray:
     return chosen
 
 
-def _top_k_mask(group: np.ndarray, weight: np.ndarray, k: np.ndarray) -> np.ndarray:
+def top_k_mask(group: np.ndarray, weight: np.ndarray, k: np.ndarray) -> np.ndarray:
     """Edges among the `k[g]` heaviest of their group `g`."""
     order = np.lexsort((-weight, group))
     g = group[order]
@@ -144,7 +144,7 @@ def prune(
     best (an optimum rarely uses any other; the benchmark checks how rarely), and their mask."""
     if len(p.weight) == 0:
         return p, np.zeros(0, dtype=bool)
-    keep = _top_k_mask(p.client, p.weight, np.full(len(p.client_cap), client_k)) | _top_k_mask(
+    keep = top_k_mask(p.client, p.weight, np.full(len(p.client_cap), client_k)) | top_k_mask(
         p.vacancy, p.weight, p.vacancy_cap * vacancy_factor
     )
     small = Problem(p.client[keep], p.vacancy[keep], p.weight[keep], p.client_cap, p.vacancy_cap)

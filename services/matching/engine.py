@@ -25,7 +25,6 @@ for them would cost the employer and the client a re-read for nothing.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -34,11 +33,11 @@ import numpy as np
 
 from schemas.matching import WithdrawalReason
 from services.matching import allocation
+from services.matching.columns import ClientColumns, VacancyColumns, Vocabulary, score_pairs
 from services.matching.domain import WITHDRAWAL_OF_GATE
+from services.matching.grid import Grid, pairs_within
 from services.matching.rules import Client, Vacancy, failed_gate, priority, score
 
-CELL_DEG = 0.05
-HOURS_BUCKET = 8.0
 HYSTERESIS = 0.05
 PRIORITY_BONUS = 1.0
 """A routeway graduate outweighs any score difference: they rank, and are kept, first."""
@@ -46,7 +45,7 @@ CANDIDATES_PER_PLACE = 3
 """Each vacancy keeps its best `CANDIDATES_PER_PLACE` x size eligible candidates (at least
 `MIN_CANDIDATES`): enough for the allocation to spread clients, bounded whatever the pool."""
 MIN_CANDIDATES = 12
-_KM_PER_DEG_LAT = 111.2
+PAIRS_CHUNK = 1000
 
 _VACANCY_STATUS_REASON: dict[str, WithdrawalReason] = {
     "filled": "vacancy-filled",
@@ -78,23 +77,6 @@ class Decisions:
     drops: list[Drop] = field(default_factory=list)
 
 
-def _cell(lat: float, lon: float) -> tuple[int, int]:
-    return (math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG))
-
-
-def _cells_within(lat: float, lon: float, km: float) -> Iterable[tuple[int, int]]:
-    cy, cx = _cell(lat, lon)
-    dy = math.ceil(km / (_KM_PER_DEG_LAT * CELL_DEG))
-    dx = math.ceil(km / (_KM_PER_DEG_LAT * max(math.cos(math.radians(lat)), 0.1) * CELL_DEG))
-    for y in range(cy - dy, cy + dy + 1):
-        for x in range(cx - dx, cx + dx + 1):
-            yield (y, x)
-
-
-def _hours_bucket(hours: float) -> int:
-    return int(hours // HOURS_BUCKET)
-
-
 class Engine:
     """The allocation of one partnership."""
 
@@ -102,14 +84,18 @@ class Engine:
         self.clients: dict[str, Client] = {}
         self.vacancies: dict[str, Vacancy] = {}
         self.vacancy_status: dict[str, str] = {}
-        self._client_cells: dict[tuple[int, int], dict[int, set[str]]] = defaultdict(
-            lambda: defaultdict(set)
-        )
-        self._vacancy_cells: dict[tuple[int, int], set[str]] = defaultdict(set)
+        vocabulary = Vocabulary()
+        # Matchable clients (every client-only gate passes) and open vacancies, as columns,
+        # and where they are.
+        self._client_rows = ClientColumns(vocabulary)
+        self._vacancy_rows = VacancyColumns(vocabulary)
+        self._client_grid = Grid()
+        self._vacancy_grid = Grid()
         self._max_travel_km = 0.0
         # vacancy -> {client: score} of its best eligible candidates; client -> those vacancies
         self.candidates: dict[str, dict[str, float]] = {}
         self._listed_on: dict[str, set[str]] = defaultdict(set)
+        self._floor: dict[str, tuple[float, str]] = {}  # a full list's weakest (weight, client)
         # the live shortlists: pair -> score, and both directions
         self.live: dict[tuple[str, str], float] = {}
         self._live_of_client: dict[str, set[str]] = defaultdict(set)
@@ -118,52 +104,79 @@ class Engine:
     # --- the pool ---------------------------------------------------------------------------
 
     def put_client(self, client: Client) -> None:
-        self._unindex_client(client.client_id)
         self.clients[client.client_id] = client
         if client.eligible_gate is None:
-            bucket = _hours_bucket(client.hours)
-            self._client_cells[_cell(client.lat, client.lon)][bucket].add(client.client_id)
+            row = self._client_rows.put(client)
+            self._client_grid.put(row, client.lat, client.lon)
             self._max_travel_km = max(self._max_travel_km, client.max_travel_km)
+        else:
+            row = self._client_rows.remove(client.client_id)
+            if row is not None:
+                self._client_grid.remove(row)
 
     def put_vacancy(self, vacancy: Vacancy, status: str = "open") -> None:
-        self._unindex_vacancy(vacancy.vacancy_id)
         self.vacancies[vacancy.vacancy_id] = vacancy
         self.vacancy_status[vacancy.vacancy_id] = status
         if vacancy.open:
-            self._vacancy_cells[_cell(vacancy.lat, vacancy.lon)].add(vacancy.vacancy_id)
+            row = self._vacancy_rows.put(vacancy)
+            self._vacancy_grid.put(row, vacancy.lat, vacancy.lon)
+        else:
+            row = self._vacancy_rows.remove(vacancy.vacancy_id)
+            if row is not None:
+                self._vacancy_grid.remove(row)
 
     def restore_live(self, client_id: str, vacancy_id: str, score_: float) -> None:
         """A match that is live in the store (at a rebuild): kept unless the re-solve drops it."""
         self._set_live(client_id, vacancy_id, score_)
 
-    def _unindex_client(self, client_id: str) -> None:
-        old = self.clients.get(client_id)
-        if old is not None:
-            cell = self._client_cells.get(_cell(old.lat, old.lon))
-            if cell is not None:
-                cell[_hours_bucket(old.hours)].discard(client_id)
+    def eligible_clients(self, v: Vacancy) -> tuple[list[str], np.ndarray]:
+        """Every client eligible for the vacancy, with its score: the index, then the rules
+        over the clients it reaches (never the pool)."""
+        row = self._vacancy_rows.row_of.get(v.vacancy_id)
+        if row is None:
+            return [], np.zeros(0)
+        rows = self._client_grid.within(v.lat, v.lon, self._max_travel_km)
+        c, _, scores = score_pairs(
+            self._client_rows, self._vacancy_rows, rows, np.full(len(rows), row)
+        )
+        ids = self._client_rows.id_at
+        return [ids[r] for r in c.tolist()], scores  # type: ignore[misc]
 
-    def _unindex_vacancy(self, vacancy_id: str) -> None:
-        old = self.vacancies.get(vacancy_id)
-        if old is not None:
-            self._vacancy_cells[_cell(old.lat, old.lon)].discard(vacancy_id)
+    def eligible_vacancies(self, c: Client) -> tuple[list[str], np.ndarray]:
+        row = self._client_rows.row_of.get(c.client_id)
+        if row is None:
+            return [], np.zeros(0)
+        rows = self._vacancy_grid.within(c.lat, c.lon, c.max_travel_km)
+        _, v, scores = score_pairs(
+            self._client_rows, self._vacancy_rows, np.full(len(rows), row), rows
+        )
+        ids = self._vacancy_rows.id_at
+        return [ids[r] for r in v.tolist()], scores  # type: ignore[misc]
 
-    def clients_in_reach(self, v: Vacancy) -> Iterable[Client]:
-        """Clients whose area and hours could take the vacancy (the index, not the pool)."""
-        lowest = _hours_bucket(v.hours)
-        for cell in _cells_within(v.lat, v.lon, self._max_travel_km):
-            buckets = self._client_cells.get(cell)
-            if not buckets:
-                continue
-            for bucket, ids in buckets.items():
-                if bucket >= lowest:
-                    for cid in ids:
-                        yield self.clients[cid]
-
-    def vacancies_in_reach(self, c: Client) -> Iterable[Vacancy]:
-        for cell in _cells_within(c.lat, c.lon, c.max_travel_km):
-            for vid in self._vacancy_cells.get(cell, ()):
-                yield self.vacancies[vid]
+    def eligible_pairs(self) -> tuple[list[str], list[str], np.ndarray]:
+        """Every eligible pair of the partnership, as (client ids, vacancy ids, scores): the
+        grid joined with itself in bulk, `PAIRS_CHUNK` vacancies at a time (memory stays
+        bounded), for a rebuild and the benchmark."""
+        cr, vr = self._client_rows, self._vacancy_rows
+        c_rows = np.fromiter(cr.row_of.values(), dtype=np.int64, count=len(cr.row_of))
+        v_rows = np.fromiter(vr.row_of.values(), dtype=np.int64, count=len(vr.row_of))
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for start in range(0, len(v_rows), PAIRS_CHUNK):
+            chunk = v_rows[start : start + PAIRS_CHUNK]
+            i, j = pairs_within(
+                cr.lat[c_rows], cr.lon[c_rows], vr.lat[chunk], vr.lon[chunk], self._max_travel_km
+            )
+            parts.append(score_pairs(cr, vr, c_rows[i], chunk[j]))
+        if not parts:
+            return [], [], np.zeros(0)
+        c = np.concatenate([p[0] for p in parts])
+        v = np.concatenate([p[1] for p in parts])
+        scores = np.concatenate([p[2] for p in parts])
+        return (
+            [cr.id_at[r] for r in c.tolist()],  # type: ignore[misc]
+            [vr.id_at[r] for r in v.tolist()],  # type: ignore[misc]
+            scores,
+        )
 
     # --- candidates -------------------------------------------------------------------------
 
@@ -176,42 +189,80 @@ class Engine:
     def _refresh_vacancy(self, vid: str) -> None:
         for cid in self.candidates.pop(vid, {}):
             self._listed_on[cid].discard(vid)
+        self._floor.pop(vid, None)
         v = self.vacancies[vid]
         if not v.open:
             return
-        scored: list[tuple[float, str]] = []
-        for c in self.clients_in_reach(v):
-            s = score(c, v)
-            if s is not None:
-                scored.append((self._weight(c, v, s), c.client_id, s))  # type: ignore[arg-type]
-        scored.sort(reverse=True)
-        keep = {cid: s for _, cid, s in scored[: self._keep(v)]}  # type: ignore[misc]
-        self.candidates[vid] = keep
-        for cid in keep:
+        ids, scores = self.eligible_clients(v)
+        weights = scores
+        if v.routeway is not None:
+            bonus = [PRIORITY_BONUS if v.routeway in self.clients[i].programmes else 0 for i in ids]
+            weights = scores + np.asarray(bonus, dtype=float)
+        k = self._keep(v)
+        best = np.argpartition(-weights, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
+        listed = self.candidates[vid] = {ids[n]: float(scores[n]) for n in best.tolist()}
+        for cid in listed:
             self._listed_on[cid].add(vid)
+
+    def _refresh_all(self) -> None:
+        """Every vacancy's candidates at once, from every eligible pair in bulk."""
+        for vid in list(self.candidates):
+            for cid in self.candidates.pop(vid):
+                self._listed_on[cid].discard(vid)
+        self._floor.clear()
+        cids, vids, scores = self.eligible_pairs()
+        if not cids:
+            return
+        v_index = {vid: n for n, vid in enumerate(dict.fromkeys(vids))}
+        group = np.fromiter((v_index[v] for v in vids), dtype=np.int64, count=len(vids))
+        weights = scores.copy()
+        for n, (cid, vid) in enumerate(zip(cids, vids, strict=True)):
+            if self.vacancies[vid].routeway is not None:
+                weights[n] = self._weight(self.clients[cid], self.vacancies[vid], scores[n])
+        keep = np.array([self._keep(self.vacancies[vid]) for vid in v_index], dtype=np.int64)
+        for n in np.flatnonzero(allocation.top_k_mask(group, weights, keep)).tolist():
+            cid, vid = cids[n], vids[n]
+            self.candidates.setdefault(vid, {})[cid] = float(scores[n])
+            self._listed_on[cid].add(vid)
+
+    def _weakest(self, vid: str) -> tuple[float, str]:
+        found = self._floor.get(vid)
+        if found is None:
+            v, listed = self.vacancies[vid], self.candidates[vid]
+            found = min((self._weight(self.clients[k], v, s), k) for k, s in listed.items())
+            self._floor[vid] = found
+        return found
 
     def _refresh_client(self, cid: str) -> set[str]:
         """Re-score one client where it can go; the vacancies whose candidates changed."""
         touched = set(self._listed_on.pop(cid, set()))
+        shrunk = []
         for vid in touched:
-            self.candidates.get(vid, {}).pop(cid, None)
+            listed = self.candidates.get(vid, {})
+            if vid in self.vacancies and len(listed) >= self._keep(self.vacancies[vid]):
+                shrunk.append(vid)  # it was full: someone else may take the place
+            listed.pop(cid, None)
+            self._floor.pop(vid, None)
         c = self.clients.get(cid)
-        if c is None or c.eligible_gate is not None:
-            return touched
-        for v in self.vacancies_in_reach(c):
-            s = score(c, v)
-            if s is None:
-                continue
-            listed = self.candidates.setdefault(v.vacancy_id, {})
-            if len(listed) >= self._keep(v):
-                worst = min(listed, key=lambda k: self._weight(self.clients[k], v, listed[k]))
-                if self._weight(self.clients[worst], v, listed[worst]) >= self._weight(c, v, s):
-                    continue
-                del listed[worst]
-                self._listed_on[worst].discard(v.vacancy_id)
-            listed[cid] = s
-            self._listed_on[cid].add(v.vacancy_id)
-            touched.add(v.vacancy_id)
+        if c is not None and c.eligible_gate is None:
+            vids, scores = self.eligible_vacancies(c)
+            for vid, s in zip(vids, scores.tolist(), strict=True):
+                v = self.vacancies[vid]
+                w = self._weight(c, v, s)
+                listed = self.candidates.setdefault(vid, {})
+                if len(listed) >= self._keep(v):
+                    floor, worst = self._weakest(vid)
+                    if floor >= w:
+                        continue
+                    del listed[worst]
+                    self._listed_on[worst].discard(vid)
+                listed[cid] = s
+                self._floor.pop(vid, None)
+                self._listed_on[cid].add(vid)
+                touched.add(vid)
+        for vid in shrunk:
+            if cid not in self.candidates.get(vid, {}):
+                self._refresh_vacancy(vid)
         return touched
 
     # --- live shortlists --------------------------------------------------------------------
@@ -261,8 +312,7 @@ class Engine:
         return self._resolve(affected)
 
     def settle_all(self) -> Decisions:
-        for vid in self.vacancies:
-            self._refresh_vacancy(vid)
+        self._refresh_all()
         return self._resolve(set(self.vacancies) | set(self._live_of_vacancy))
 
     def _resolve(self, affected: set[str]) -> Decisions:
