@@ -21,22 +21,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import time as timer
 import uuid
-from datetime import date, datetime, timedelta
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import holidays
 import httpx
 
 from brokerage_client import JcpFeed, Platform, WebhookReceiver
 from brokerage_client.api import Api, poll
 from runtime.supervisor import SERVICES
 
+REPO = Path(__file__).resolve().parents[2]
 TOKENS = Path(__file__).resolve().parent / "dev-tokens.json"
-SOON = (date.today() + timedelta(days=45)).isoformat()
 LONDON = ZoneInfo("Europe/London")
+
+# What each organisation hears of, by webhook or by email. EB-01's email goes to the local
+# mail catcher under `make run` (see `_mail`).
+PROVIDER_WEBHOOK = ["referrals.referral.created", "matching.match.proposed"]
+EMPLOYER_WEBHOOK = [
+    "matching.match.proposed",
+    "matching.match.withdrawn",
+    "vacancies.submission.submitted",
+    "vacancies.placement.started",
+    "vacancies.vacancy.partly-filled",
+]
+EMPLOYER_EMAIL = "brokerage@eb01.example"
+EMPLOYER_EMAIL_TYPES = [
+    "vacancies.placement.started",
+    "vacancies.placement.sustained",
+    "vacancies.placement.ended",
+]
 
 # A programme only the demo uses, with one place, so that "full, then a waitlist, then a place
 # frees up" shows on every run: the demo writes it afresh each time (operations may).
@@ -145,8 +167,11 @@ CLAIMANTS: dict[str, dict[str, Any]] = {
     },
 }
 
-VACANCIES: list[dict[str, Any]] = [
-    {
+# Keys of the vacancies the story follows. Each closes 45 days after the vacancies service's
+# date (`_post_vacancies`), which an earlier run may have moved on.
+SALES, OPERATIVE, CARE, COUNTER = "sales", "operative", "care", "counter"
+VACANCIES: dict[str, dict[str, Any]] = {
+    SALES: {  # C-1002's: submitted, interviewed, on trial, offered, placed
         "post": {
             "employer_id": "E-GOLDEN-SQUARE-STORE",
             "title": "Sales Assistant",
@@ -154,7 +179,6 @@ VACANCIES: list[dict[str, Any]] = [
             "positions": 4,
             "hours_per_week": 16,
             "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
-            "closing_date": SOON,
             "description": "Job guarantee after the routeway.",
         },
         "scope": {
@@ -166,7 +190,7 @@ VACANCIES: list[dict[str, Any]] = [
             "guarantees": {"interview": True, "job": True},
         },
     },
-    {
+    OPERATIVE: {  # C-1003's, who shares with providers only: no submission
         "post": {
             "employer_id": "E-CONSTRUCTION-INTEGRATOR",
             "title": "General Operative",
@@ -174,7 +198,6 @@ VACANCIES: list[dict[str, Any]] = [
             "positions": 10,
             "hours_per_week": 39,
             "location": {"postcode_district": "WA7", "lat": 53.34, "lon": -2.73},
-            "closing_date": SOON,
         },
         "scope": {
             "required_skills": ["cscs card", "manual handling"],
@@ -185,7 +208,7 @@ VACANCIES: list[dict[str, Any]] = [
             "guarantees": {"interview": True},
         },
     },
-    {
+    CARE: {  # targeted at two Chester wards: nobody in the demo qualifies
         "post": {
             "employer_id": "E-COUNTY-CARE",
             "title": "Care Assistant",
@@ -193,7 +216,6 @@ VACANCIES: list[dict[str, Any]] = [
             "positions": 12,
             "hours_per_week": 30,
             "location": {"postcode_district": "CH1", "lat": 53.19, "lon": -2.89},
-            "closing_date": SOON,
         },
         "scope": {
             "required_skills": ["personal care"],
@@ -202,8 +224,26 @@ VACANCIES: list[dict[str, Any]] = [
             "guarantees": {"interview": True},
         },
     },
-]
-DEMO_EMPLOYERS = frozenset(v["post"]["employer_id"] for v in VACANCIES)
+    COUNTER: {  # C-1002's second shortlist, left when she starts work (`placed`)
+        "post": {
+            "employer_id": "E-BRIDGE-STREET-BAKERY",
+            "title": "Counter Assistant",
+            "sector": "retail",
+            "positions": 2,
+            "hours_per_week": 20,
+            "location": {"postcode_district": "WA2", "lat": 53.40, "lon": -2.58},
+        },
+        "scope": {
+            "required_skills": ["customer service"],
+            "desirable_skills": [],
+            "min_qualification_level": 0,
+            "target_priority_groups": [],
+            "target_wards": [],
+            "guarantees": {"interview": True},
+        },
+    },
+}
+DEMO_EMPLOYERS = frozenset(v["post"]["employer_id"] for v in VACANCIES.values())
 
 
 def say(line: str) -> None:
@@ -240,6 +280,7 @@ async def run_demo(
     provider_hooks: WebhookReceiver,
     employer_hooks: WebhookReceiver,
 ) -> None:
+    started = timer.time()
     run = uuid.uuid4().hex[:6]
     await _subscribe(platform, provider_hooks, employer_hooks)
     await _tidy_earlier_runs(platform)
@@ -250,30 +291,68 @@ async def run_demo(
     specialist = await _lead_and_specialist(platform, clients["C-1004"])
     await _waitlist(platform, clients)
     await _deadlines(platform, specialist)
-    await _employer_side(platform, clients, provider_hooks, employer_hooks)
+    placed = await _employer_side(platform, clients, employer_hooks)
+    await _provider_hooks(provider_hooks)
     await _breach(platform, specialist)
+    moved = await _thirteen_weeks_on(platform, bootstrap, placed, _claimant_ref(run, "C-1002"))
+    emails = (3 if moved else 1) if placed else 0  # started; sustained and ended when moved
+    await _mail(started, emails)
+
+
+def _claimant_ref(run: str, person: str) -> str:
+    return f"CLM-DEMO-{run}-{person}"
 
 
 async def _subscribe(
     platform: Platform, provider_hooks: WebhookReceiver, employer_hooks: WebhookReceiver
 ) -> None:
+    """P-01 and EB-01 subscribe their webhooks, and EB-01 an email address, in place of what
+    an earlier run subscribed (its receivers are gone, and 20 is an organisation's limit)."""
     for org, receiver, types in (
-        ("P-01", provider_hooks, ["referrals.referral.created", "matching.match.proposed"]),
-        ("EB-01", employer_hooks, ["matching.match.proposed", "vacancies.placement.started"]),
+        ("P-01", provider_hooks, PROVIDER_WEBHOOK),
+        ("EB-01", employer_hooks, EMPLOYER_WEBHOOK),
     ):
+        notifications = platform.as_(org, "notifications")
+        for s in expect(await notifications.get("/subscriptions"), 200):
+            if _the_demos(s, types):
+                removed = await notifications.request(
+                    "DELETE", f"/subscriptions/{s['subscription_id']}"
+                )
+                expect(removed, 204, 404)
         expect(
-            await platform.as_(org, "notifications").post(
+            await notifications.post(
                 "/subscriptions",
                 {"url": receiver.url, "secret": receiver.secret.decode(), "event_types": types},
             ),
             201,
         )
         say(f"{org} subscribed its webhook {receiver.url}")
+    expect(
+        await platform.as_("EB-01", "notifications").post(
+            "/subscriptions",
+            {"channel": "email", "email": EMPLOYER_EMAIL, "event_types": EMPLOYER_EMAIL_TYPES},
+        ),
+        201,
+    )
+    say(f"EB-01 subscribed {EMPLOYER_EMAIL} to email: {', '.join(EMPLOYER_EMAIL_TYPES)}")
+
+
+def _the_demos(subscription: dict[str, Any], webhook_types: list[str]) -> bool:
+    """An earlier run's subscription: the demo's email address, or a local receiver's URL
+    with exactly the demo's event types."""
+    if subscription.get("email") == EMPLOYER_EMAIL:
+        return True
+    url = subscription.get("url") or ""
+    local = url.startswith("http://127.0.0.1:") and url.endswith("/hooks")
+    return local and sorted(subscription["event_types"]) == sorted(webhook_types)
 
 
 async def _tidy_earlier_runs(platform: Platform) -> None:
-    """An earlier run's open vacancies would compete for this run's clients, and a referral it
-    left waiting for the taster's one place would take it: end both first."""
+    """What an earlier run left would compete with this one: its open vacancies for this
+    run's clients, a referral waiting for the taster's one place, and its C-1002, back in the
+    matching pool after the revolving door (`CLOCK_CONTROL=1`), for this run's shortlists.
+    End the first two, and take the last out of the pool by withdrawing her `providers`
+    consent (a gate of matching)."""
     jcp = platform.as_("JCP-CW", "referrals")
     waiting = expect(await jcp.get("/referrals", status="on-hold"), 200)
     stale = [r for r in waiting if r["provider_id"] == "P-01" and r["programme"] == TASTER]
@@ -288,20 +367,40 @@ async def _tidy_earlier_runs(platform: Platform) -> None:
             409,
         )
     brokerage = platform.as_("EB-01", "vacancies")
-    old = []
-    for status in ("open", "partly-filled"):
+    earlier: dict[str, list[dict[str, Any]]] = {}
+    for status in ("open", "partly-filled", "expired"):
         listed = await brokerage.get("/vacancies", status=status)
         if listed.status_code == 422:
             continue  # a vacancies service that does not know this status yet
-        old += [v for v in expect(listed, 200) if v["employer_id"] in DEMO_EMPLOYERS]
+        earlier[status] = [v for v in expect(listed, 200) if v["employer_id"] in DEMO_EMPLOYERS]
+    old = earlier.get("open", []) + earlier.get("partly-filled", [])
     for v in old:
         closing = await brokerage.post(f"/vacancies/{v['vacancy_id']}/close", {"reason": "demo"})
         expect(closing, 200, 409)
-    if stale or old:
-        say(
-            f"tidied an earlier demo run: closed {len(old)} of its vacancies, withdrew "
-            f"{len(stale)} of its waiting referrals"
-        )
+    returned = {
+        p["client_id"]
+        for v in (vacancy for listed in earlier.values() for vacancy in listed)
+        for p in v.get("placements", [])
+        if p.get("end_reason") == "returned-to-benefit"
+    }
+    retired = 0
+    for client_id in sorted(returned):
+        client = await jcp.get(f"/clients/{client_id}")
+        if client.status_code == 200 and "providers" in client.json().get("consent_scopes", []):
+            withdrawn = await jcp.post(
+                f"/clients/{client_id}/consent/withdraw", {"scopes": ["providers"]}
+            )
+            expect(withdrawn, 200, 404, 409)
+            retired += 1
+    done = [
+        f"closed {len(old)} of its vacancies" if old else "",
+        f"withdrew {len(stale)} of its waiting referrals" if stale else "",
+        f"withdrew the providers consent of {retired} of its clients back on benefit"
+        if retired
+        else "",
+    ]
+    if any(done):
+        say(f"tidied an earlier demo run: {'; '.join(d for d in done if d)}")
 
 
 async def _register(platform: Platform, bootstrap: str, run: str) -> dict[str, str]:
@@ -309,7 +408,7 @@ async def _register(platform: Platform, bootstrap: str, run: str) -> dict[str, s
     clients: dict[str, str] = {}
     async with JcpFeed(bootstrap) as feed:
         for person, data in CLAIMANTS.items():
-            ref = f"CLM-DEMO-{run}-{person}"
+            ref = _claimant_ref(run, person)
             await feed.publish("jcp.claimant.registered", {"claimant_ref": ref, **data["claim"]})
             jcp = platform.as_(data["jcp"], "referrals")
 
@@ -551,72 +650,306 @@ async def _deadlines(platform: Platform, referral_id: str) -> None:
 
 
 async def _employer_side(
-    platform: Platform,
-    clients: dict[str, str],
-    provider_hooks: WebhookReceiver,
-    employer_hooks: WebhookReceiver,
-) -> None:
-    chapter("Employer brokerage: vacancies, matches with their reasons, a shortlist, a placement")
+    platform: Platform, clients: dict[str, str], employer_hooks: WebhookReceiver
+) -> Placed | None:
+    """Vacancies, their matches and shortlists, then C-1002's journey from the shortlist to a
+    placement. Returns the placement, or None when matching shortlisted nobody to place."""
+    chapter("Employer brokerage: vacancies, matches with their reasons, shortlists")
+    today = await _vacancies_today(platform)
+    vacancy_ids = await _post_vacancies(platform, today)
+    people = {client_id: person for person, client_id in clients.items()}
+    await _show_matches(platform, vacancy_ids, people)
+    shortlist = await _show_shortlist(platform, vacancy_ids[SALES], people, clients["C-1002"])
+    await _refused_submission(platform, vacancy_ids[OPERATIVE], clients["C-1003"])
+    chosen = next((c for c in shortlist if c["client_id"] == clients["C-1002"]), None)
+    if chosen is None:
+        say("C-1002 is not on the Sales Assistant shortlist, so nobody is submitted")
+        return None
+    placed = await _journey(platform, vacancy_ids[SALES], chosen, today)
+    await _after_the_start(platform, placed, vacancy_ids, people)
+    await _what_employer_saw(employer_hooks, set(vacancy_ids.values()), shortlist)
+    return placed
+
+
+async def _vacancies_today(platform: Platform) -> date:
+    """The vacancies service's date in London: the real one, unless an earlier run moved its
+    clock on (13 weeks a run). Through the contract a service's clock is read only by moving
+    it, and a move to a moment before it answers 409; so move it to a minute from now, then a
+    week later at a time, until the move is taken. The clock ends at most a week past where
+    it stood, and the demo knows the date its vacancies, trial and start are judged by."""
+    operations = platform.as_("operations", "vacancies")
+    moment = datetime.now(UTC) + timedelta(minutes=1)
+    for _ in range(520):  # ten years of earlier runs
+        moved = await operations.post("/admin/clock", {"now": moment.isoformat()})
+        if moved.status_code == 404:  # clock control is off: the clock is the real one
+            return datetime.now(LONDON).date()
+        if moved.status_code == 200:
+            return moment.astimezone(LONDON).date()
+        expect(moved, 409)
+        moment += timedelta(weeks=1)
+    raise DemoError("the vacancies service's clock is more than ten years ahead")
+
+
+async def _post_vacancies(platform: Platform, today: date) -> dict[str, str]:
     brokerage = platform.as_("EB-01", "vacancies")
-    vacancy_ids = []
-    for vacancy in VACANCIES:
-        posted = expect(await brokerage.post("/vacancies", vacancy["post"]), 201)
-        vacancy_id = posted["vacancy_id"]
-        expect(await brokerage.put(f"/vacancies/{vacancy_id}/scope", vacancy["scope"]), 200)
-        vacancy_ids.append(vacancy_id)
-        say(f"EB-01 posted and scoped {vacancy_id}: {vacancy['post']['title']}")
+    closing = (today + timedelta(days=45)).isoformat()
+    vacancy_ids: dict[str, str] = {}
+    for key, vacancy in VACANCIES.items():
+        post = {**vacancy["post"], "closing_date": closing}
+        vacancy_id = expect(await brokerage.post("/vacancies", post), 201)["vacancy_id"]
+        scoped = expect(
+            await brokerage.put(f"/vacancies/{vacancy_id}/scope", vacancy["scope"]), 200
+        )
+        vacancy_ids[key] = vacancy_id
+        say(
+            f"EB-01 posted and scoped {vacancy_id}: {post['title']}, {post['positions']} "
+            f"positions, shortlist of {scoped.get('shortlist_size') or 3 * post['positions']}"
+        )
+    return vacancy_ids
 
+
+def _who(people: dict[str, str], client_id: str) -> str:
+    """`C-1002 (CL-…)` for this run's clients; an earlier run's keep their id alone."""
+    person = people.get(client_id)
+    return f"{person} ({client_id})" if person else client_id
+
+
+async def _show_matches(
+    platform: Platform, vacancy_ids: dict[str, str], people: dict[str, str]
+) -> None:
+    """The matches of this run's clients, with every factor explained, as operations reads
+    them (an earlier run's clients may match too; they are left out of the story)."""
     operations = platform.as_("operations", "matching")
-    for vacancy_id, vacancy in zip(vacancy_ids[:2], VACANCIES, strict=False):
+    for key in (SALES, OPERATIVE):
+        vacancy_id, title = vacancy_ids[key], VACANCIES[key]["post"]["title"]
 
-        async def matched(vacancy_id: str = vacancy_id) -> list:
-            return (await operations.get("/matches", vacancy_id=vacancy_id)).json()
+        async def matched(vacancy_id: str = vacancy_id) -> list[dict[str, Any]]:
+            listed = expect(await operations.get("/matches", vacancy_id=vacancy_id), 200)
+            return [m for m in listed if m["client_id"] in people and m["status"] == "proposed"]
 
-        matches = await poll(matched, timeout=30, what=f"matches for {vacancy_id}")
-        for m in matches:
-            say(f"match {vacancy['post']['title']} <-> {m['client_id']}: score {m['score']}")
+        for m in await poll(matched, timeout=30, what=f"matches for {vacancy_id}"):
+            say(f"match {title} <-> {_who(people, m['client_id'])}: score {m['score']}")
             for r in m["reasons"]:
                 say(
                     f"    {r['factor']:<16} {r['weight']:.2f} x {r['value']:.2f}  "
                     f"{r['explanation']}"
                 )
 
-    shortlist = expect(await brokerage.get(f"/vacancies/{vacancy_ids[0]}/shortlist"), 200)
-    say(f"EB-01's shortlist for {vacancy_ids[0]}, as an employer may see it:")
+
+async def _shortlisted(platform: Platform, vacancy_id: str, client_id: str) -> list[dict[str, Any]]:
+    """The employer's shortlist, once `client_id` is on it."""
+    brokerage = platform.as_("EB-01", "vacancies")
+
+    async def on_it() -> list[dict[str, Any]] | None:
+        shortlist = expect(await brokerage.get(f"/vacancies/{vacancy_id}/shortlist"), 200)
+        return shortlist if any(c["client_id"] == client_id for c in shortlist) else None
+
+    with contextlib.suppress(TimeoutError):
+        return await poll(on_it, timeout=30, what="the client on the shortlist")
+    return expect(await brokerage.get(f"/vacancies/{vacancy_id}/shortlist"), 200)
+
+
+async def _show_shortlist(
+    platform: Platform, vacancy_id: str, people: dict[str, str], client_id: str
+) -> list[dict[str, Any]]:
+    shortlist = await _shortlisted(platform, vacancy_id, client_id)
+    say(f"EB-01's shortlist for {vacancy_id}, as an employer may see it:")
     for c in shortlist:
         factors = ", ".join(r["factor"] for r in c["reasons"])
         say(
-            f"    {c['client_id']} score {c['score']} reasons [{factors}] "
-            f"details {c.get('details', '(no employers consent)')}"
+            f"    #{c.get('rank', '?')} {_who(people, c['client_id'])} score {c['score']} "
+            f"reasons [{factors}] details {c.get('details', '(no employers consent)')}"
         )
-    if shortlist:
-        chosen = next((c for c in shortlist if c["client_id"] == clients["C-1002"]), shortlist[0])
-        placement = expect(
-            await brokerage.post(
-                f"/vacancies/{vacancy_ids[0]}/placements",
-                {
-                    "client_id": chosen["client_id"],
-                    "start_date": date.today().isoformat(),
-                    "hours_per_week": 16,
-                },
-            ),
-            201,
-        )
-        say(
-            f"EB-01 recorded placement {placement['placement_id']} for {chosen['client_id']}; "
-            "sustainment checks fall due at 13 and 26 weeks"
-        )
+    return shortlist
 
-    async def delivered() -> bool:
-        told = {p["kind"] for p in employer_hooks.payloads()}
-        placed = "vacancies.placement.started" in told or not shortlist
-        return len(provider_hooks.received) >= 2 and len(employer_hooks.received) >= 2 and placed
+
+async def _refused_submission(platform: Platform, vacancy_id: str, client_id: str) -> None:
+    """C-1003 agreed to share with providers only: matched, but not put forward (409)."""
+    shortlist = await _shortlisted(platform, vacancy_id, client_id)
+    candidate = next((c for c in shortlist if c["client_id"] == client_id), None)
+    if candidate is None:
+        say("C-1003 is not on the General Operative shortlist; no submission to refuse")
+        return
+    bands = ", ".join(f"{r['factor']} {r['band']}" for r in candidate["reasons"] if "band" in r)
+    say(f"C-1003 on the General Operative shortlist, without employers consent: [{bands}]")
+    refused = await platform.as_("EB-01", "vacancies").post(
+        f"/vacancies/{vacancy_id}/submissions", {"match_id": candidate["match_id"]}
+    )
+    body = expect(refused, 409)
+    say(f"EB-01 submits C-1003 there: {refused.status_code}, {body.get('message')}")
+
+
+@dataclass(frozen=True)
+class Placed:
+    vacancy_id: str
+    placement_id: str
+    client_id: str
+    start_date: date
+
+
+def _working_day_on_or_after(day: date, calendar: holidays.HolidayBase) -> date:
+    while day.weekday() >= 5 or day in calendar:
+        day += timedelta(days=1)
+    return day
+
+
+def _trial_start(interview: date, calendar: holidays.HolidayBase) -> date:
+    """The Monday after the interview, or a later one whose 15 working days take in the
+    first bank holiday of the next seven weeks, so the trial's end shows it skipped; the
+    placement that follows must start within 90 days of today."""
+    monday = interview + timedelta(days=7 - interview.weekday())
+    for day in sorted(calendar):
+        if day.weekday() < 5 and monday < day <= interview + timedelta(weeks=7):
+            return max(monday, day - timedelta(days=day.weekday() or 7))
+    return monday
+
+
+async def _journey(
+    platform: Platform, vacancy_id: str, candidate: dict[str, Any], today: date
+) -> Placed:
+    chapter("From the shortlist to a job: submission, interview, work trial, offer, placement")
+    brokerage = platform.as_("EB-01", "vacancies")
+    say(
+        f"EB-01 submits C-1002, #{candidate.get('rank', '?')} on the Sales Assistant shortlist "
+        f"(match {candidate['match_id']})"
+    )
+    made = expect(
+        await brokerage.post(
+            f"/vacancies/{vacancy_id}/submissions", {"match_id": candidate["match_id"]}
+        ),
+        201,
+    )
+    sub = f"/submissions/{made['submission_id']}"
+    say(f"    {made['submission_id']} {made['status']}")
+    calendar = holidays.country_holidays(
+        "GB", subdiv="ENG", years=range(today.year, today.year + 2)
+    )
+    interview_day = _working_day_on_or_after(today + timedelta(days=2), calendar)
+    at = datetime.combine(interview_day, time(10), tzinfo=LONDON)
+    interview = expect(await brokerage.post(f"{sub}/interview", {"at": at.isoformat()}), 200)
+    say(f"    {interview['status']} for {stamp(at.isoformat())}")
+    start = _trial_start(interview_day, calendar)
+    trial = expect(await brokerage.post(f"{sub}/work-trial", {"start": start.isoformat()}), 200)
+    end = date.fromisoformat(trial["end"])
+    skipped = [
+        f"{name} {day:%a %d %b}"
+        for day, name in sorted(calendar.items())
+        if start <= day <= end and day.weekday() < 5
+    ]
+    say(
+        f"    {trial['status']} from {start:%a %d %b %Y}: 15 working days, ending "
+        f"{end:%a %d %b %Y}"
+        + (f", skipping {', '.join(skipped)}" if skipped else " (no bank holiday in between)")
+    )
+    offer = expect(await brokerage.post(f"{sub}/outcome", {"outcome": "offer"}), 200)
+    say(f"    {offer['status']} made after the trial")
+    start_date = _working_day_on_or_after(end + timedelta(days=1), calendar)
+    accepted = expect(
+        await brokerage.post(
+            f"{sub}/accept", {"start_date": start_date.isoformat(), "hours_per_week": 16}
+        ),
+        201,
+    )
+    placement_id = accepted["placement_id"]
+    vacancy = expect(await brokerage.get(f"/vacancies/{vacancy_id}"), 200)
+    placement = next(p for p in vacancy["placements"] if p["placement_id"] == placement_id)
+    say(
+        f"C-1002 accepted: placement {placement_id} from {start_date:%a %d %b %Y}, credited to "
+        f"lead provider {placement['lead_provider_id']}, from match {placement['match_id']}"
+    )
+    say(
+        f"{vacancy_id} is now {vacancy['status']}: {vacancy['positions_left']} of "
+        f"{vacancy['positions']} positions left; sustainment falls due at 13 and 26 weeks"
+    )
+    return Placed(vacancy_id, placement_id, placement["client_id"], start_date)
+
+
+async def _after_the_start(
+    platform: Platform, placed: Placed, vacancy_ids: dict[str, str], people: dict[str, str]
+) -> None:
+    """In work, C-1002 leaves every other shortlist: matching withdraws her other matches."""
+    operations = platform.as_("operations", "matching")
+    titles = {v: VACANCIES[k]["post"]["title"] for k, v in vacancy_ids.items()}
+
+    async def withdrawn() -> list[dict[str, Any]] | None:
+        mine = expect(await operations.get("/matches", client_id=placed.client_id), 200)
+        others = [
+            m for m in mine if m["vacancy_id"] in titles and m["vacancy_id"] != placed.vacancy_id
+        ]
+        return others if others and all(m["status"] == "withdrawn" for m in others) else None
 
     with contextlib.suppress(TimeoutError):
-        await poll(delivered, timeout=20, what="webhooks")
-    for name, receiver in (("P-01", provider_hooks), ("EB-01", employer_hooks)):
-        kinds = sorted(p["kind"] for p in receiver.payloads())
-        say(f"{name}'s webhook received {len(kinds)} signed notifications: {kinds}")
+        await poll(withdrawn, timeout=20, what="C-1002's other matches withdrawn")
+    mine = expect(await operations.get("/matches", client_id=placed.client_id), 200)
+    for m in mine:
+        if m["vacancy_id"] in titles:
+            why = f" ({m['withdrawn_reason']})" if m.get("withdrawn_reason") else ""
+            title = titles[m["vacancy_id"]]
+            say(f"    {_who(people, m['client_id'])} <-> {title}: {m['status']}{why}")
+
+
+# What an employer must never read about a client: the demo's priority groups, benefits and
+# wards, the names of those fields, and which gate a client failed.
+_NEVER_FOR_EMPLOYERS = (
+    *sorted({g for c in CLAIMANTS.values() for g in c["claim"]["priority_groups"]}),
+    *sorted({f'"{c["claim"]["benefit"]}"' for c in CLAIMANTS.values()}),
+    *sorted({c["claim"]["ward"] for c in CLAIMANTS.values()}),
+    "priority", "benefit", "ward", "gate", "job_ready", "not-job-ready", "blocking",
+)  # fmt: skip
+
+
+async def _what_employer_saw(
+    employer_hooks: WebhookReceiver, vacancy_ids: set[str], shortlist: list[dict[str, Any]]
+) -> None:
+    """What EB-01's webhook received about this run's vacancies (an earlier run's, closed at
+    the start, are told too), down to the `placed` withdrawal; and that none of it, nor the
+    shortlist, names what an employer must not read."""
+
+    def about_this_run() -> list[dict[str, Any]]:
+        return [
+            p
+            for p in employer_hooks.payloads()
+            if p["event"]["data"].get("vacancy_id") in vacancy_ids
+        ]
+
+    def placed(p: dict[str, Any]) -> bool:
+        return p["kind"] == "matching.match.withdrawn" and p["event"]["data"]["reason"] == "placed"
+
+    async def delivered() -> bool:
+        payloads = about_this_run()
+        kinds = {p["kind"] for p in payloads}
+        return set(EMPLOYER_WEBHOOK) <= kinds and any(placed(p) for p in payloads)
+
+    with contextlib.suppress(TimeoutError):
+        await poll(delivered, timeout=20, what="EB-01's webhooks")
+    payloads = about_this_run()
+    kinds = Counter(p["kind"] for p in payloads)
+    say(f"EB-01's webhook received {len(payloads)} signed notifications about these vacancies:")
+    for kind, n in sorted(kinds.items()):
+        say(f"    {n} x {kind}")
+    for p in filter(placed, payloads):
+        data = p["event"]["data"]
+        say(f"    e.g. match {data['match_id']} withdrawn, reason {data['reason']!r}")
+        break
+    text = json.dumps([shortlist, employer_hooks.payloads()])
+    leaked = [word for word in _NEVER_FOR_EMPLOYERS if word in text]
+    say(
+        f"an employer could read {leaked}!"
+        if leaked
+        else "neither the shortlist nor the webhooks carry a priority group, a benefit, a ward "
+        "or a gate's name"
+    )
+
+
+async def _provider_hooks(provider_hooks: WebhookReceiver) -> None:
+    async def delivered() -> bool:
+        return set(PROVIDER_WEBHOOK) <= {p["kind"] for p in provider_hooks.payloads()}
+
+    with contextlib.suppress(TimeoutError):
+        await poll(delivered, timeout=20, what="P-01's webhooks")
+    kinds = Counter(p["kind"] for p in provider_hooks.payloads())
+    listed = ", ".join(f"{n} x {kind}" for kind, n in sorted(kinds.items()))
+    say(f"P-01's webhook received {kinds.total()} signed notifications: {listed}")
 
 
 async def _breach(platform: Platform, referral_id: str) -> None:
@@ -671,6 +1004,111 @@ async def _breach(platform: Platform, referral_id: str) -> None:
             f"{org}'s inbox: {n['notification_id']} {n['kind']}: {data['sla']} of "
             f"{data['referral_id']} (provider {data['provider_id']}) was due {stamp(data['due'])}"
         )
+
+
+async def _thirteen_weeks_on(
+    platform: Platform, bootstrap: str, placed: Placed | None, claimant_ref: str
+) -> bool:
+    """Move the vacancies service's clock 13 weeks past the start: the placement is sustained,
+    once; then C-1002 claims benefit again and the placement ends on the revolving door.
+    Returns whether the clock moved (a 404 means clock control is off)."""
+    chapter("Thirteen weeks on: sustained work, then the revolving door")
+    if placed is None:
+        say("no placement to follow")
+        return False
+    brokerage = platform.as_("EB-01", "vacancies")
+    day = placed.start_date + timedelta(weeks=13)
+    moment = datetime.combine(day, time(10), tzinfo=LONDON)
+    moved = await platform.as_("operations", "vacancies").post(
+        "/admin/clock", {"now": moment.isoformat()}
+    )
+    if moved.status_code == 404:
+        say(
+            f"to watch {placed.placement_id} sustained at 13 weeks and the revolving door, run "
+            "`CLOCK_CONTROL=1 make run`"
+        )
+        return False
+    expect(moved, 200)
+    say(f"operations moved the vacancies service's clock to {stamp(moment.isoformat())}")
+
+    async def placement() -> dict[str, Any]:
+        vacancy = expect(await brokerage.get(f"/vacancies/{placed.vacancy_id}"), 200)
+        return next(p for p in vacancy["placements"] if p["placement_id"] == placed.placement_id)
+
+    async def sustained() -> dict[str, Any] | None:
+        p = await placement()
+        return p if p["sustained_weeks"] else None
+
+    p = await poll(sustained, timeout=45, interval=0.5, what="13 weeks sustained")
+    inbox = platform.as_("EB-01", "notifications")
+
+    async def told() -> list[dict[str, Any]]:
+        return [
+            n
+            for n in expect(await inbox.get("/inbox", limit=500), 200)
+            if n["kind"] == "vacancies.placement.sustained"
+            and n["event"]["data"]["placement_id"] == placed.placement_id
+        ]
+
+    notices = await poll(told, timeout=30, interval=0.5, what="EB-01 told of sustained work")
+    weeks = [n["event"]["data"]["weeks"] for n in notices]
+    say(
+        f"{placed.placement_id} sustained weeks {p['sustained_weeks']}: "
+        f"vacancies.placement.sustained reached EB-01 {len(notices)} time(s), weeks {weeks}"
+    )
+    async with JcpFeed(bootstrap) as feed:
+        await feed.publish(
+            "jcp.claimant.reclaimed",
+            {"claimant_ref": claimant_ref, "reclaim_date": day.isoformat(), "benefit": "UC"},
+        )
+    say(f"JCP: C-1002 claims benefit again (UC) on {day:%a %d %b %Y}, still in the job")
+
+    async def ended() -> dict[str, Any] | None:
+        p = await placement()
+        return p if p["ended"] else None
+
+    p = await poll(ended, timeout=30, interval=0.5, what="the placement ended by the reclaim")
+    say(
+        f"{placed.placement_id} ended {p['ended']} as {p['end_reason']}, "
+        f"revolving_door: {str(p['revolving_door']).lower()}"
+    )
+    return True
+
+
+async def _mail(started: float, expected: int) -> None:
+    """How many of EB-01's emails the local mail catcher kept during this run."""
+    chapter("Email")
+    if "SMTP_HOST" in os.environ or "SMTP_PORT" in os.environ:
+        where = f"{os.environ.get('SMTP_HOST', '127.0.0.1')}:{os.environ.get('SMTP_PORT', '8025')}"
+        say(f"EB-01's email went to the SMTP server at {where} (SMTP_HOST/SMTP_PORT)")
+        return
+    mail_dir = Path(os.environ.get("LOCAL_INFRA_DIR", REPO / ".local")) / "mail"
+    if not mail_dir.is_dir():
+        say(
+            f"no local mail catcher kept mail ({mail_dir} does not exist): the notifications "
+            "service sent EB-01's email to its SMTP_HOST:SMTP_PORT (127.0.0.1:8025 by default)"
+        )
+        return
+
+    def kept() -> list[Path]:
+        return [
+            m
+            for m in mail_dir.glob("*.eml")
+            if m.stat().st_mtime >= started
+            and f"To: {EMPLOYER_EMAIL}" in m.read_text("utf-8", "replace")
+        ]
+
+    async def arrived() -> bool:
+        return len(kept()) >= expected
+
+    with contextlib.suppress(TimeoutError):
+        await poll(arrived, timeout=20, interval=0.5, what="EB-01's email")
+    total = len(list(mail_dir.glob("*.eml")))
+    n = len(kept())
+    say(
+        f"the local mail catcher kept {n} message{'' if n == 1 else 's'} to {EMPLOYER_EMAIL} "
+        f"during this run, {total} in all, under {mail_dir}"
+    )
 
 
 async def main() -> None:

@@ -1,8 +1,10 @@
 """`make run`'s demo, run against the end-to-end services: it completes and shows what it says.
 
-These services run without clock control, so the demo's last chapter only says how to see a
-deadline breach (`CLOCK_CONTROL=1 make run`); the breach itself is covered with the clock moved
-in `test_referral_network.py`.
+These services run without clock control, so the demo's clock chapters only say how to see a
+deadline breach and sustained work (`CLOCK_CONTROL=1 make run`); those are covered with the
+clock moved in `test_referral_network.py` and `test_employer_side.py`. The services send email
+to the default SMTP server, which no test starts, so the demo's last line only says where email
+went.
 """
 
 from __future__ import annotations
@@ -46,9 +48,19 @@ async def test_the_demo_tells_the_referral_network_story(
     assert "lead False, a specialist alongside" in out
     assert "as lead provider (P-02) it agreed" in out and "P-01 may not: 403" in out
     assert re.search(r"acknowledge +2 working days: due \w{3} \d\d \w{3} \d{4}", out)
-    # The employer side still works.
-    assert "EB-01 recorded placement" in out
+    # The employer side: an email subscription, a refused submission, the journey to a job.
+    assert "EB-01 subscribed brokerage@eb01.example to email" in out
+    assert re.search(r"EB-01 submits C-1003 there: 409, .*employers", out)
+    assert re.search(r"EB-01 submits C-1002, #1 on the Sales Assistant shortlist", out)
+    assert re.search(r"interview-scheduled for \w{3} \d\d \w{3} \d{4}", out)
+    assert re.search(r"work-trial from \w{3} .*: 15 working days, ending \w{3} \d\d \w{3}", out)
+    assert re.search(r"placement PL\S+ from .*, credited to lead provider P-01, from match M", out)
+    assert re.search(r"is now partly-filled: 3 of 4 positions left", out)
+    assert re.search(r"C-1002 \(\S+\) <-> Counter Assistant: withdrawn \(placed\)", out)
     assert re.search(r"EB-01's webhook received [1-9]", out)
-    # Without clock control, one line on how to see the breach.
-    assert "run `CLOCK_CONTROL=1 make run`" in out
+    assert "1 x vacancies.placement.started" in out
+    assert "neither the shortlist nor the webhooks carry" in out
+    # Without clock control, one line on how to see the breach and sustained work each.
+    assert out.count("run `CLOCK_CONTROL=1 make run`") == 2
+    assert re.search(r"(kept \d+ messages to brokerage@eb01.example|EB-01's email)", out)
     assert not provider_hooks.bad_signatures and not employer_hooks.bad_signatures
