@@ -87,6 +87,8 @@ class Allocator:
         for doc in vacancies:
             self._put_vacancy(engine, doc)
         for match in live:
+            # Matches written before `match_index` existed are listed as the rebuild meets them.
+            await self._store.index_match(match.vacancy_id, match.client_id, match.match_id)
             if match.client_id in engine.clients and match.vacancy_id in engine.vacancies:
                 engine.restore_live(match.client_id, match.vacancy_id, match.score)
         self.engines[partnership] = engine
@@ -144,6 +146,7 @@ class Allocator:
             match_id = match_id_for(place.vacancy_id, place.client_id)
             existing = await self._store.matches.get(match_id)
             if existing is None:
+                await self._store.index_match(place.vacancy_id, place.client_id, match_id)
                 match, events = Match.new(
                     vacancy_id=place.vacancy_id,
                     client_id=place.client_id,

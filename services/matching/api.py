@@ -30,11 +30,11 @@ def build_router(store: MatchingStore) -> APIRouter:
         """
         if not (vacancy_id or client_id):
             raise Invalid("give vacancy_id or client_id", field="vacancy_id")
-        query = {k: v for k, v in (("vacancy_id", vacancy_id), ("client_id", client_id)) if v}
-        matches = await store.matches.find(query, sort=[("score", -1)], limit=500)
+        matches = (await store.matches_of(vacancy_id=vacancy_id, client_id=client_id))[:500]
+        clients = await store.client_docs(sorted({m.client_id for m in matches}))
         views: list[dict[str, Any]] = []
         for match in matches:
-            client = await store.client_doc(match.client_id)
+            client = clients.get(match.client_id)
             if not may_see_match(principal, match, store.providers_of(client)):
                 continue
             views.append(_view(principal, match, client))

@@ -28,6 +28,7 @@ from services.matching.rules import MIN_SCORE, WEIGHTS, Client, Vacancy
 _GROUP_BIT = {g: 1 << n for n, g in enumerate(get_args(PriorityGroup))}
 _RAD = np.pi / 180
 _EARTH_KM = 6371.0
+_KM_PER_DEG_LAT = _EARTH_KM * np.pi / 180  # 111.19: one degree of latitude on the sphere
 
 
 class Vocabulary:
@@ -269,6 +270,15 @@ def score_pairs(
     """The eligible pairs among (client row `c[i]`, vacancy row `v[i]`): their `c`, `v` and
     scores. The gates `rules._assess` checks on a pair, in bulk (client-only gates and
     `vacancy_open` hold for every row put here)."""
+    # A box around the client first, in degrees: the cheapest test, and it removes most of
+    # what a grid cell holds; the great-circle distance is computed only inside it.
+    reach = clients.max_km[c] / _KM_PER_DEG_LAT
+    dlat = np.abs(clients.lat[c] - vacancies.lat[v])
+    near = dlat <= reach * 1.001
+    c, v, reach = c[near], v[near], reach[near]
+    wide = reach / np.maximum(np.cos(np.minimum(np.abs(clients.lat[c]) + reach, 89.0) * _RAD), 0.01)
+    near = np.abs(clients.lon[c] - vacancies.lon[v]) <= wide * 1.001
+    c, v = c[near], v[near]
     ok = (
         (clients.partnership[c] == vacancies.partnership[v])
         & (clients.qualification[c] >= vacancies.min_qualification[v])

@@ -6,10 +6,12 @@ eligible candidates, and the live shortlists. `settle` takes what changed and re
 decisions (places to propose, matches to withdraw with their coded reason); the caller writes
 them. Pure: no I/O, no clock.
 
-Indexes. Clients and vacancies sit in grid cells of `CELL_DEG` degrees (about 5.5 km north-south)
-and, for clients, a bucket of available hours. A vacancy reads the cells within the longest travel
-limit of the pool, and only hours buckets that can take its hours; a client reads the cells within
-its own travel limit. Sector is a factor, not a gate, so it does not prune.
+Indexes. Matchable clients (every client-only gate passes) and open vacancies sit in grid cells
+(`grid.py`) and in numpy columns (`columns.py`). A vacancy reads the cells within the longest
+travel limit of the pool; a client reads the cells within its own; the rules then run in bulk
+over the rows read (`columns.score_pairs`, held equal to `rules.score` by a test). A rebuild
+joins the whole grid with itself at once (`eligible_pairs`). Sector is a factor, not a gate, so
+it does not prune.
 
 Incremental re-solve. A change re-solves only the affected vacancies (those changed, those a
 changed client is a candidate for or on) with every client of their candidate lists, holding the
@@ -96,6 +98,7 @@ class Engine:
         self.candidates: dict[str, dict[str, float]] = {}
         self._listed_on: dict[str, set[str]] = defaultdict(set)
         self._floor: dict[str, tuple[float, str]] = {}  # a full list's weakest (weight, client)
+        self._truncated: set[str] = set()  # lists cut at their length: more wait in the pool
         # the live shortlists: pair -> score, and both directions
         self.live: dict[tuple[str, str], float] = {}
         self._live_of_client: dict[str, set[str]] = defaultdict(set)
@@ -200,6 +203,10 @@ class Engine:
             weights = scores + np.asarray(bonus, dtype=float)
         k = self._keep(v)
         best = np.argpartition(-weights, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
+        if len(ids) > k:
+            self._truncated.add(vid)
+        else:
+            self._truncated.discard(vid)
         listed = self.candidates[vid] = {ids[n]: float(scores[n]) for n in best.tolist()}
         for cid in listed:
             self._listed_on[cid].add(vid)
@@ -220,6 +227,8 @@ class Engine:
             if self.vacancies[vid].routeway is not None:
                 weights[n] = self._weight(self.clients[cid], self.vacancies[vid], scores[n])
         keep = np.array([self._keep(self.vacancies[vid]) for vid in v_index], dtype=np.int64)
+        found = np.bincount(group, minlength=len(v_index))
+        self._truncated = {vid for vid, n in v_index.items() if found[n] > keep[n]}
         for n in np.flatnonzero(allocation.top_k_mask(group, weights, keep)).tolist():
             cid, vid = cids[n], vids[n]
             self.candidates.setdefault(vid, {})[cid] = float(scores[n])
@@ -236,11 +245,8 @@ class Engine:
     def _refresh_client(self, cid: str) -> set[str]:
         """Re-score one client where it can go; the vacancies whose candidates changed."""
         touched = set(self._listed_on.pop(cid, set()))
-        shrunk = []
         for vid in touched:
             listed = self.candidates.get(vid, {})
-            if vid in self.vacancies and len(listed) >= self._keep(self.vacancies[vid]):
-                shrunk.append(vid)  # it was full: someone else may take the place
             listed.pop(cid, None)
             self._floor.pop(vid, None)
         c = self.clients.get(cid)
@@ -256,12 +262,16 @@ class Engine:
                         continue
                     del listed[worst]
                     self._listed_on[worst].discard(vid)
+                    self._truncated.add(vid)
                 listed[cid] = s
                 self._floor.pop(vid, None)
                 self._listed_on[cid].add(vid)
                 touched.add(vid)
-        for vid in shrunk:
-            if cid not in self.candidates.get(vid, {}):
+        # A list that lost a member is refilled from the pool only once it has lost a third:
+        # a refill reads the vacancy's whole reach, and two-thirds of the list leave the
+        # allocation room to spread clients meanwhile (other clients' events top it up too).
+        for vid in touched & self._truncated:
+            if len(self.candidates.get(vid, {})) < 2 * self._keep(self.vacancies[vid]) // 3:
                 self._refresh_vacancy(vid)
         return touched
 
@@ -303,46 +313,64 @@ class Engine:
     def settle(self, clients: Iterable[str] = (), vacancies: Iterable[str] = ()) -> Decisions:
         """Re-solve what these changes affect (after `put_client` / `put_vacancy`)."""
         affected: set[str] = set()
+        vacancies, clients = set(vacancies), set(clients)
         for vid in vacancies:
             self._refresh_vacancy(vid)
             affected.add(vid)
         for cid in clients:
             affected |= self._refresh_client(cid)
             affected |= self._live_of_client.get(cid, set())
-        return self._resolve(affected)
+        return self._resolve(affected, clients | vacancies)
 
     def settle_all(self) -> Decisions:
         self._refresh_all()
-        return self._resolve(set(self.vacancies) | set(self._live_of_vacancy))
+        return self._resolve(set(self.vacancies) | set(self._live_of_vacancy), None)
 
-    def _resolve(self, affected: set[str]) -> Decisions:
+    def _resolve(self, affected: set[str], changed: set[str] | None) -> Decisions:
+        """Re-solve the affected vacancies. Live pairs of which nothing `changed` (None: all
+        may have) keep the score they were placed with; the others are scored again."""
         decisions = Decisions()
-        # Live matches whose pair no longer passes the gates go first, with their reason.
+        # Live matches whose pair no longer passes the gates go first, with their reason; the
+        # others stay in the re-solve with their current score, candidates or not (so a live
+        # match pushed off the candidate list still has its hysteresis to defend it).
+        current: dict[tuple[str, str], float] = {}
         for vid in sorted(affected):
             for cid in sorted(self._live_of_vacancy.get(vid, set())):
+                if changed is not None and cid not in changed and vid not in changed:
+                    current[(cid, vid)] = self.live[(cid, vid)]
+                    continue
                 c, v = self.clients.get(cid), self.vacancies.get(vid)
-                if c is None or v is None or score(c, v) is None:
+                s = None if c is None or v is None else score(c, v)
+                if s is None:
                     decisions.drops.append(Drop(cid, vid, self._gone_reason(cid, vid)))
                     self._unset_live(cid, vid)
+                else:
+                    current[(cid, vid)] = s
         vids = sorted(v for v in affected if v in self.candidates and self.vacancies[v].open)
         if not vids:
             return decisions
-        cids = sorted({cid for vid in vids for cid in self.candidates[vid]})
+        pool: dict[str, dict[str, float]] = {vid: dict(self.candidates[vid]) for vid in vids}
+        for (cid, vid), s in current.items():
+            if vid in pool:
+                pool[vid][cid] = s
+        cids = sorted({cid for vid in vids for cid in pool[vid]})
         c_index = {cid: i for i, cid in enumerate(cids)}
         v_index = {vid: j for j, vid in enumerate(vids)}
         edges: list[tuple[int, int, float]] = []
         for vid in vids:
             v = self.vacancies[vid]
-            for cid, s in self.candidates[vid].items():
-                w = self._weight(self.clients[cid], v, s)
+            routeway = v.routeway is not None
+            j = v_index[vid]
+            for cid, s in pool[vid].items():
+                w = self._weight(self.clients[cid], v, s) if routeway else s
                 if (cid, vid) in self.live:
                     w += HYSTERESIS
-                edges.append((c_index[cid], v_index[vid], w))
+                edges.append((c_index[cid], j, w))
+        in_play = set(v_index)
         client_cap = [
             max(
                 0,
-                allocation.CLIENT_SHORTLISTS
-                - len(self._live_of_client.get(cid, set()) - set(v_index)),
+                allocation.CLIENT_SHORTLISTS - len(self._live_of_client.get(cid, set()) - in_play),
             )
             for cid in cids
         ]
@@ -361,7 +389,7 @@ class Engine:
                     decisions.drops.append(Drop(cid, vid, "rebalanced"))
                     self._unset_live(cid, vid)
         for cid, vid in kept:
-            s = self.candidates[vid][cid]
+            s = pool[vid][cid]
             if self.live.get((cid, vid)) != s:
                 new_or_rescored.add((cid, vid))
             self._set_live(cid, vid, s)
@@ -375,5 +403,7 @@ class Engine:
 
     def forget_vacancy(self, vid: str) -> None:
         """A shut vacancy, once its matches are withdrawn: nothing more to keep of it."""
+        self._truncated.discard(vid)
+        self._floor.pop(vid, None)
         for cid in self.candidates.pop(vid, {}):
             self._listed_on[cid].discard(vid)

@@ -4,6 +4,11 @@ FerretDB answers only `{_id: ...}` from an index, so every hot-path read and wri
 `_id`. Two reads scan a collection, both bounded and off the event path: `load_partnership` (a
 partnership's pool and live matches, when a replica takes over its allocation) and `pending`
 (the allocation queue, which holds only changes not yet allocated: a few documents).
+
+`GET /matches` reads a vacancy's or a client's matches through `match_index`: one document per
+vacancy and per client (`vacancy|<id>`, `client|<id>`) naming its match ids, so the listing is
+two reads by `_id` (the index, then the matches), not a scan of every match. Only the holder of a
+partnership's allocation lease writes its matches, so each index document has one writer.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 from runtime.bulk import find_by_ids
 from runtime.persistence import Persistence
 from schemas.referrals import ACTIVE_REFERRAL_STATUSES
-from services.matching.domain import Match
+from services.matching.domain import Match, match_id_for
 from services.matching.rules import ClientProfile, VacancySpec
 
 LEASE_SECONDS = 15.0
@@ -34,6 +39,7 @@ class MatchingStore:
         self._queue = db["allocation_queue"]
         self._profile = persistence.profile
         self._leases = db["allocation_leases"]
+        self._index = db["match_index"]
 
     @property
     def outbox_collections(self) -> list[AsyncCollection]:
@@ -44,6 +50,30 @@ class MatchingStore:
             [("vacancy_id", ASCENDING), ("score", DESCENDING)]
         )
         await self.matches.collection.create_index([("client_id", ASCENDING)])
+
+    # --- which matches a vacancy or a client has, by `_id` ---
+
+    async def index_match(self, vacancy_id: str, client_id: str, match_id: str) -> None:
+        """Name the match under its vacancy and its client. Written before the match itself,
+        so a match is never unlisted; a name whose match was never written reads as nothing."""
+        for key in (f"vacancy|{vacancy_id}", f"client|{client_id}"):
+            await self._index.update_one(
+                {"_id": key}, {"$set": {f"ids.{match_id}": True}}, upsert=True
+            )
+
+    async def matches_of(
+        self, *, vacancy_id: str | None = None, client_id: str | None = None
+    ) -> list[Match]:
+        """A vacancy's or a client's matches (or the one of both), best first."""
+        if vacancy_id and client_id:
+            ids = [match_id_for(vacancy_id, client_id)]
+        else:
+            key = f"vacancy|{vacancy_id}" if vacancy_id else f"client|{client_id}"
+            doc = await self._index.find_one({"_id": key})
+            ids = sorted((doc or {}).get("ids", {}))
+        loaded = await self.matches.get_many(ids)
+        matches = [v.aggregate for v in loaded.values()]
+        return sorted(matches, key=lambda m: (-m.score, m.match_id))
 
     # --- the client pool (from referrals and placement events) ---
 

@@ -95,6 +95,11 @@ class FakeStore:
         self.vacancies: dict[str, dict[str, Any]] = {}
         self.queue: dict[str, dict[str, Any]] = {}
         self.leases: dict[str, str] = {}
+        self.index: dict[str, set[str]] = {}
+
+    async def index_match(self, vacancy_id: str, client_id: str, match_id: str) -> None:
+        for key in (f"vacancy|{vacancy_id}", f"client|{client_id}"):
+            self.index.setdefault(key, set()).add(match_id)
 
     async def update_client(self, client_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         self.clients.setdefault(client_id, {"_id": client_id}).update(fields)
