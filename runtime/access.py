@@ -10,7 +10,11 @@ role x endpoint x own/other organisation x own/other partnership from the OpenAP
 - `partnership`: whether records are confined to the caller's partnership (404 or absent
   outside it; national operations, `"*"`, sees every one);
 - `consent`: the client's consent scope the answer depends on, if any (documentation: the
-  commands enforce it on the stored state).
+  commands enforce it on the stored state);
+- `refusal`: what a caller outside `own_org` or the partnership gets: 404 where the record is
+  not theirs to know of, 403 where it is public (the directory) but not theirs to change;
+- `creates`: the id names a record of the caller's own partnership, created if absent (a
+  caseload, a target), so no caller can reach another's through it.
 
 The role check happens here, before the body is even read; the record checks need the stored
 record and stay in each service's commands, named by the same table. An endpoint missing from
@@ -39,6 +43,8 @@ class Rule:
     partnership: bool = True
     consent: str | None = None
     note: str = ""
+    refusal: int = 404
+    creates: bool = False
 
     def admits(self, role: Role) -> bool:
         return role in self.roles
@@ -50,11 +56,13 @@ def rule(
     partnership: bool = True,
     consent: str | None = None,
     note: str = "",
+    refusal: int = 404,
+    creates: bool = False,
 ) -> Rule:
     """`rule("jcp", "operations", own_org=("provider",))` reads as the contract's sentences."""
     if not set(own_org) <= set(roles):
         raise ValueError("own_org names a role the rule does not admit")
-    return Rule(frozenset(roles), frozenset(own_org), partnership, consent, note)
+    return Rule(frozenset(roles), frozenset(own_org), partnership, consent, note, refusal, creates)
 
 
 AccessTable = Mapping[tuple[str, str], Rule]

@@ -14,8 +14,7 @@ from fastapi import Depends
 
 from runtime.access import RUNTIME_RULES, AccessTable, caller, rule
 from runtime.principal import Principal
-
-LIFECYCLE_STEPS = ("accept", "reject", "start", "complete", "drop-out", "did-not-start", "withdraw")
+from services.referrals.domain import LIFECYCLE
 
 ACCESS: AccessTable = {
     # The directory is public within the platform: every role reads every provider.
@@ -26,21 +25,30 @@ ACCESS: AccessTable = {
         "jcp", "provider", "operations", "employer_brokerage", partnership=False
     ),
     ("PUT", "/providers/{provider_id}/programmes/{programme_id}"): rule(
-        "operations", note="operations of a partnership the provider serves"
+        "operations", note="operations of a partnership the provider serves", refusal=403
     ),
     ("PATCH", "/providers/{provider_id}/programmes/{programme_id}/capacity"): rule(
-        "provider", "operations", own_org=("provider",), note="that provider, or operations"
+        "provider",
+        "operations",
+        own_org=("provider",),
+        note="that provider, or operations of a partnership it serves",
+        refusal=403,
     ),
-    ("POST", "/referrals"): rule("jcp", consent="providers"),
+    ("POST", "/referrals"): rule(
+        "jcp", consent="providers", note="of a client of the caller's partnership (404 otherwise)"
+    ),
     ("GET", "/referrals"): rule("jcp", "provider", "operations", own_org=("provider",)),
     ("GET", "/referrals/{referral_id}"): rule(
         "jcp", "provider", "operations", own_org=("provider",)
     ),
+    # Each step of the lifecycle, by the roles its table names (`system` is the platform).
     **{
-        ("POST", f"/referrals/{{referral_id}}/{step}"): rule(
-            "provider", "jcp", own_org=("provider",), note="the lifecycle table says which step"
+        ("POST", f"/referrals/{{referral_id}}/{action}"): rule(
+            *sorted(step.roles - {"system"}),  # type: ignore[arg-type]
+            own_org=("provider",) if "provider" in step.roles else (),
         )
-        for step in LIFECYCLE_STEPS
+        for action, step in LIFECYCLE.items()
+        if step.roles - {"system"}
     },
     ("GET", "/clients"): rule("jcp", "provider", "operations", own_org=("provider",)),
     ("GET", "/clients/{client_id}"): rule(
@@ -56,13 +64,13 @@ ACCESS: AccessTable = {
         "jcp", "provider", "operations", own_org=("provider",), note="the lead provider"
     ),
     ("PUT", "/clients/{client_id}/assessment"): rule(
-        "jcp", "provider", own_org=("provider",), consent="providers"
+        "provider", own_org=("provider",), consent="providers", note="of an active referral"
     ),
     ("POST", "/clients/{client_id}/job-ready"): rule(
         "jcp", "provider", own_org=("provider",), consent="providers"
     ),
     ("PUT", "/clients/{client_id}/action-plan"): rule(
-        "jcp", "provider", own_org=("provider",), note="the lead provider"
+        "provider", own_org=("provider",), note="the lead provider"
     ),
     ("GET", "/clients/{client_id}/action-plan"): rule(
         "jcp",

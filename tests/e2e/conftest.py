@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,21 @@ from runtime.supervisor import SERVICES, start_services, stop_services, wait_rea
 from tests.conftest import REPO, Infrastructure
 
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
+# Organisations the dev tokens lack, so the authorization matrix has another organisation of
+# the same partnership for every role (tests/e2e/test_authorization_matrix.py).
+EXTRA_TOKENS = {
+    "e2e-jcp-cw2-token": {"org_id": "JCP-CW2", "role": "jcp", "partnership": "cheshire-warrington"},
+    "e2e-employer-eb03-token": {
+        "org_id": "EB-03",
+        "role": "employer_brokerage",
+        "partnership": "cheshire-warrington",
+    },
+    "e2e-operations-cw2-token": {
+        "org_id": "OPS-CW2",
+        "role": "operations",
+        "partnership": "cheshire-warrington",
+    },
+}
 
 # A provider's assessment, an employer's vacancy and its person specification that match.
 ASSESSMENT = {
@@ -57,8 +73,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
+def tokens_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The dev tokens and the extra organisations above, as the services read them."""
+    path = tmp_path_factory.mktemp("tokens") / "tokens.json"
+    path.write_text(json.dumps({**json.loads(TOKENS.read_text()), **EXTRA_TOKENS}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def service_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's services log (read by tests/e2e/test_zz_personal_data_scan.py)."""
+    return Path(tmp_path_factory.mktemp("service-logs"))
+
+
+@pytest.fixture(scope="session")
 def services(
-    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+    infrastructure: Infrastructure, tokens_file: Path, service_log_dir: Path
 ) -> Iterator[dict[str, str]]:
     """Fresh databases per run and consumer groups apart from `make run`'s."""
     run = uuid.uuid4().hex[:8]
@@ -67,14 +97,13 @@ def services(
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "MONGODB_URI": infrastructure.mongodb_uri,
         "MONGODB_DB_PREFIX": f"e2e_{run}",
-        "TOKENS_FILE": str(TOKENS),
+        "TOKENS_FILE": str(tokens_file),
         "WEBHOOK_BACKOFF_SECONDS": "0.3",
     }
     # Groups of their own (not `make run`'s), stable across runs so a rerun reads only new
     # events; the fresh database prefix keeps each run's data apart.
     per_service = {name: {"KAFKA_GROUP_ID": f"{name}-e2e"} for name in SERVICES}
-    log_dir = Path(tmp_path_factory.mktemp("service-logs"))
-    processes = start_services(log_dir, ports=ports, env=env, per_service_env=per_service)
+    processes = start_services(service_log_dir, ports=ports, env=env, per_service_env=per_service)
     try:
         wait_ready(processes, timeout=120)
         yield {p.name: p.url for p in processes}
