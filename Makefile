@@ -4,14 +4,24 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test venv lint unit integration e2e faults schemas topics infra-up infra-down \
+.PHONY: run test venv browser lint unit integration e2e faults schemas topics infra-up infra-down \
         infra-status bench lock clean
 
 run: venv ## Start infrastructure, the four services and the demo (CLOCK_CONTROL=1: movable clocks); Ctrl-C stops it all
 	$(PY) deploy/local/run.py
 
-test: venv lint ## Lint, then every test against real Kafka and FerretDB
+test: venv lint browser ## Lint, then every test against real Kafka and FerretDB
 	$(PY) -m pytest
+
+# Debian's chromium for the console's browser tests (Playwright drives it; its own browser
+# download is not used). Installing needs root and apt; where it cannot, the tests say they
+# were skipped and why, and everything else still runs.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y --no-install-recommends chromium || \
+	    { apt-get update && apt-get install -y --no-install-recommends chromium; }; }; } || \
+	echo "chromium could not be installed: the console's browser tests will be skipped"
 
 venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt

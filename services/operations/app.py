@@ -10,6 +10,7 @@ from runtime.service import ServiceRuntime
 from schemas.topics import OPERATIONS_EVENTS, TOPICS
 from services.operations import projections
 from services.operations.api import Deps, build_router
+from services.operations.console import console_router
 from services.operations.monitor import FairnessMonitor
 from services.operations.redrive import Redrives, RedriveTask
 from services.operations.settings import Settings
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Streams and lag, dead letters with redrive, caseloads and journeys, KPIs, "
         "targets with RAG and fairness, confined to the caller's partnership.",
         router=build_router(deps),
+        routers=[console_router()],
     )
