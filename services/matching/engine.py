@@ -43,10 +43,9 @@ from services.matching.rules import Client, Vacancy, failed_gate, priority, scor
 HYSTERESIS = 0.05
 PRIORITY_BONUS = 1.0
 """A routeway graduate outweighs any score difference: they rank, and are kept, first."""
-CANDIDATES_PER_PLACE = 3
-"""Each vacancy keeps its best `CANDIDATES_PER_PLACE` x size eligible candidates (at least
-`MIN_CANDIDATES`): enough for the allocation to spread clients, bounded whatever the pool."""
-MIN_CANDIDATES = 12
+CANDIDATES_PER_PLACE = allocation.CANDIDATES_PER_PLACE
+MIN_CANDIDATES = allocation.MIN_CANDIDATES
+CLIENT_CHOICES = allocation.CLIENT_CHOICES
 PAIRS_CHUNK = 1000
 
 _VACANCY_STATUS_REASON: dict[str, WithdrawalReason] = {
@@ -99,6 +98,12 @@ class Engine:
         self._listed_on: dict[str, set[str]] = defaultdict(set)
         self._floor: dict[str, tuple[float, str]] = {}  # a full list's weakest (weight, client)
         self._truncated: set[str] = set()  # lists cut at their length: more wait in the pool
+        # client -> {vacancy: (score, weight)} of its best vacancies; vacancy -> those clients;
+        # per client row, the weakest weight of a full list (-inf while there is room)
+        self._choices: dict[str, dict[str, tuple[float, float]]] = {}
+        self._chosen_by: dict[str, set[str]] = defaultdict(set)
+        self._choice_floor = np.full(0, -np.inf)
+        self._choices_truncated: set[str] = set()
         # the live shortlists: pair -> score, and both directions
         self.live: dict[tuple[str, str], float] = {}
         self._live_of_client: dict[str, set[str]] = defaultdict(set)
@@ -135,15 +140,19 @@ class Engine:
     def eligible_clients(self, v: Vacancy) -> tuple[list[str], np.ndarray]:
         """Every client eligible for the vacancy, with its score: the index, then the rules
         over the clients it reaches (never the pool)."""
+        rows, scores = self._eligible_client_rows(v)
+        ids = self._client_rows.id_at
+        return [ids[r] for r in rows.tolist()], scores  # type: ignore[misc]
+
+    def _eligible_client_rows(self, v: Vacancy) -> tuple[np.ndarray, np.ndarray]:
         row = self._vacancy_rows.row_of.get(v.vacancy_id)
         if row is None:
-            return [], np.zeros(0)
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         rows = self._client_grid.within(v.lat, v.lon, self._max_travel_km)
         c, _, scores = score_pairs(
             self._client_rows, self._vacancy_rows, rows, np.full(len(rows), row)
         )
-        ids = self._client_rows.id_at
-        return [ids[r] for r in c.tolist()], scores  # type: ignore[misc]
+        return c, scores
 
     def eligible_vacancies(self, c: Client) -> tuple[list[str], np.ndarray]:
         row = self._client_rows.row_of.get(c.client_id)
@@ -193,23 +202,98 @@ class Engine:
         for cid in self.candidates.pop(vid, {}):
             self._listed_on[cid].discard(vid)
         self._floor.pop(vid, None)
+        refill = self._unchoose(vid)
         v = self.vacancies[vid]
-        if not v.open:
+        if v.open:
+            rows, scores = self._eligible_client_rows(v)
+            ids = [self._client_rows.id_at[r] for r in rows.tolist()]
+            weights = scores
+            if v.routeway is not None:
+                bonus = [v.routeway in self.clients[i].programmes for i in ids]  # type: ignore[index]
+                weights = scores + PRIORITY_BONUS * np.asarray(bonus, dtype=float)
+            k = self._keep(v)
+            best = np.argpartition(-weights, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
+            if len(ids) > k:
+                self._truncated.add(vid)
+            else:
+                self._truncated.discard(vid)
+            listed = self.candidates[vid] = {ids[n]: float(scores[n]) for n in best.tolist()}  # type: ignore[misc]
+            for cid in listed:
+                self._listed_on[cid].add(vid)
+            # Clients for whom this vacancy is now among their best: only those above their
+            # list's weakest are looked at one by one.
+            floor = self._floors(rows)
+            for n in np.flatnonzero(weights > floor).tolist():
+                self._choose(ids[n], vid, float(scores[n]), float(weights[n]))  # type: ignore[arg-type]
+        for cid in refill:
+            self._refresh_choices(cid)
+
+    # --- each client's best vacancies -------------------------------------------------------
+
+    def _floors(self, rows: np.ndarray) -> np.ndarray:
+        if len(self._choice_floor) < self._client_rows.size:
+            grown = np.full(max(self._client_rows.size, 2 * len(self._choice_floor)), -np.inf)
+            grown[: len(self._choice_floor)] = self._choice_floor
+            self._choice_floor = grown
+        return self._choice_floor[rows]
+
+    def _set_floor(self, cid: str) -> None:
+        row = self._client_rows.row_of.get(cid)
+        if row is None:
             return
-        ids, scores = self.eligible_clients(v)
-        weights = scores
-        if v.routeway is not None:
-            bonus = [PRIORITY_BONUS if v.routeway in self.clients[i].programmes else 0 for i in ids]
-            weights = scores + np.asarray(bonus, dtype=float)
-        k = self._keep(v)
-        best = np.argpartition(-weights, k - 1)[:k] if len(ids) > k else np.arange(len(ids))
-        if len(ids) > k:
-            self._truncated.add(vid)
-        else:
-            self._truncated.discard(vid)
-        listed = self.candidates[vid] = {ids[n]: float(scores[n]) for n in best.tolist()}
-        for cid in listed:
-            self._listed_on[cid].add(vid)
+        self._floors(np.zeros(0, dtype=np.int64))  # grown to every row
+        chosen = self._choices.get(cid, {})
+        full = len(chosen) >= CLIENT_CHOICES
+        self._choice_floor[row] = min(w for _, w in chosen.values()) if full else -np.inf
+
+    def _choose(self, cid: str, vid: str, s: float, w: float) -> None:
+        chosen = self._choices.setdefault(cid, {})
+        chosen[vid] = (s, w)
+        self._chosen_by[vid].add(cid)
+        if len(chosen) > CLIENT_CHOICES:
+            worst = min(chosen, key=lambda k: chosen[k][1])
+            del chosen[worst]
+            self._chosen_by[worst].discard(cid)
+            self._choices_truncated.add(cid)
+        self._set_floor(cid)
+
+    def _unchoose(self, vid: str) -> list[str]:
+        """Take the vacancy off its clients' best lists; the clients whose list to refill."""
+        refill = []
+        for cid in self._chosen_by.pop(vid, set()):
+            chosen = self._choices.get(cid, {})
+            chosen.pop(vid, None)
+            self._set_floor(cid)
+            if cid in self._choices_truncated and len(chosen) < 2 * CLIENT_CHOICES // 3:
+                refill.append(cid)
+        return refill
+
+    def _refresh_choices(
+        self, cid: str, found: tuple[list[str], np.ndarray] | None = None
+    ) -> set[str]:
+        """The client's best vacancies afresh; the vacancies whose lists it joined or left."""
+        touched = set(self._choices.pop(cid, {}))
+        for vid in touched:
+            self._chosen_by[vid].discard(cid)
+        self._choices_truncated.discard(cid)
+        c = self.clients.get(cid)
+        if c is not None and c.eligible_gate is None:
+            vids, scores = found if found is not None else self.eligible_vacancies(c)
+            weights = [
+                self._weight(c, self.vacancies[vid], s)
+                for vid, s in zip(vids, scores.tolist(), strict=True)
+            ]
+            order = sorted(range(len(vids)), key=lambda n: -weights[n])
+            if len(order) > CLIENT_CHOICES:
+                self._choices_truncated.add(cid)
+            chosen = self._choices[cid] = {
+                vids[n]: (float(scores[n]), weights[n]) for n in order[:CLIENT_CHOICES]
+            }
+            for vid in chosen:
+                self._chosen_by[vid].add(cid)
+            touched |= set(chosen)
+        self._set_floor(cid)
+        return touched
 
     def _refresh_all(self) -> None:
         """Every vacancy's candidates at once, from every eligible pair in bulk."""
@@ -217,6 +301,9 @@ class Engine:
             for cid in self.candidates.pop(vid):
                 self._listed_on[cid].discard(vid)
         self._floor.clear()
+        self._choices.clear()
+        self._chosen_by.clear()
+        self._choice_floor[:] = -np.inf
         cids, vids, scores = self.eligible_pairs()
         if not cids:
             return
@@ -233,6 +320,18 @@ class Engine:
             cid, vid = cids[n], vids[n]
             self.candidates.setdefault(vid, {})[cid] = float(scores[n])
             self._listed_on[cid].add(vid)
+        # Each client's best vacancies, from the same pairs.
+        c_index = {cid: n for n, cid in enumerate(dict.fromkeys(cids))}
+        c_group = np.fromiter((c_index[c] for c in cids), dtype=np.int64, count=len(cids))
+        found = np.bincount(c_group, minlength=len(c_index))
+        self._choices_truncated = {c for c, n in c_index.items() if found[n] > CLIENT_CHOICES}
+        picks = np.full(len(c_index), CLIENT_CHOICES)
+        for n in np.flatnonzero(allocation.top_k_mask(c_group, weights, picks)).tolist():
+            cid, vid = cids[n], vids[n]
+            self._choices.setdefault(cid, {})[vid] = (float(scores[n]), float(weights[n]))
+            self._chosen_by[vid].add(cid)
+        for cid in self._choices:
+            self._set_floor(cid)
 
     def _weakest(self, vid: str) -> tuple[float, str]:
         found = self._floor.get(vid)
@@ -250,8 +349,9 @@ class Engine:
             listed.pop(cid, None)
             self._floor.pop(vid, None)
         c = self.clients.get(cid)
+        found = None
         if c is not None and c.eligible_gate is None:
-            vids, scores = self.eligible_vacancies(c)
+            found = vids, scores = self.eligible_vacancies(c)
             for vid, s in zip(vids, scores.tolist(), strict=True):
                 v = self.vacancies[vid]
                 w = self._weight(c, v, s)
@@ -270,6 +370,7 @@ class Engine:
         # A list that lost a member is refilled from the pool only once it has lost a third:
         # a refill reads the vacancy's whole reach, and two-thirds of the list leave the
         # allocation room to spread clients meanwhile (other clients' events top it up too).
+        touched |= self._refresh_choices(cid, found)
         for vid in touched & self._truncated:
             if len(self.candidates.get(vid, {})) < 2 * self._keep(self.vacancies[vid]) // 3:
                 self._refresh_vacancy(vid)
@@ -350,6 +451,9 @@ class Engine:
         if not vids:
             return decisions
         pool: dict[str, dict[str, float]] = {vid: dict(self.candidates[vid]) for vid in vids}
+        for vid in vids:
+            for cid in self._chosen_by.get(vid, ()):
+                pool[vid].setdefault(cid, self._choices[cid][vid][0])
         for (cid, vid), s in current.items():
             if vid in pool:
                 pool[vid][cid] = s
@@ -376,9 +480,7 @@ class Engine:
         ]
         vacancy_cap = [self.vacancies[vid].capacity for vid in vids]
         problem = allocation.Problem.of(edges, client_cap, vacancy_cap)
-        chosen = (
-            allocation.solve_pruned(problem) if len(edges) > 50_000 else allocation.solve(problem)
-        )
+        chosen = allocation.solve(problem)
         kept: set[tuple[str, str]] = set()
         for e in np.flatnonzero(chosen):
             kept.add((cids[problem.client[e]], vids[problem.vacancy[e]]))
@@ -405,5 +507,6 @@ class Engine:
         """A shut vacancy, once its matches are withdrawn: nothing more to keep of it."""
         self._truncated.discard(vid)
         self._floor.pop(vid, None)
+        self._unchoose(vid)
         for cid in self.candidates.pop(vid, {}):
             self._listed_on[cid].discard(vid)
