@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -71,6 +72,7 @@ def stack(
             "prefix": prefix,
             "env": env,
             "bootstrap": infrastructure.kafka_bootstrap_servers,
+            "processes": {p.name: p for p in processes},
         }
     finally:
         stop_services(processes)
@@ -405,3 +407,37 @@ async def test_the_cli_imports_a_claimants_csv(
         return j["clients"] if j["clients"] == n else None
 
     assert await poll(arrived, timeout=90, what="imported clients", interval=2) == n
+
+
+async def test_lag_rises_while_a_consumer_is_held_and_returns_to_zero(
+    stack: dict[str, Any], http: httpx.AsyncClient, feed: JcpFeed
+) -> None:
+    """The referrals process is stopped (SIGSTOP) while JCP publishes a burst: its group's lag
+    on the claimant topic shows the burst; resumed, it catches up and the lag is zero again."""
+    group = f"referrals-{stack['prefix']}"
+    ops = _url(stack, "operations", "/streams/lag")
+
+    async def lag_of_group() -> int:
+        rows = (await http.get(ops, headers=OPS)).json()
+        return sum(r["lag"] for r in rows if r["group"] == group)
+
+    async def settled() -> bool | None:
+        return True if await lag_of_group() == 0 else None
+
+    await poll(settled, timeout=30, what="no lag before the burst")
+    burst = 25
+    process = stack["processes"]["referrals"].process
+    os.kill(process.pid, signal.SIGSTOP)
+    try:
+        for _ in range(burst):
+            ref = f"CLM-{uuid.uuid4().hex[:10]}"
+            await feed.publish("jcp.claimant.registered", claimant(ref, ward="Lag ward"))
+
+        async def risen() -> int | None:
+            lag = await lag_of_group()
+            return lag if lag >= burst else None
+
+        assert await poll(risen, timeout=30, what="the lag of the held group") >= burst
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+    assert await poll(settled, timeout=60, what="lag back to zero once resumed")
