@@ -28,6 +28,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -295,8 +298,7 @@ async def run_demo(
     await _provider_hooks(provider_hooks)
     await _breach(platform, specialist)
     moved = await _thirteen_weeks_on(platform, bootstrap, placed, _claimant_ref(run, "C-1002"))
-    emails = (3 if moved else 1) if placed else 0  # started; sustained and ended when moved
-    await _mail(started, emails)
+    await _mail(started, placed, 3 if moved else 1)  # started; sustained and ended if moved
 
 
 def _claimant_ref(run: str, person: str) -> str:
@@ -1052,9 +1054,10 @@ async def _thirteen_weeks_on(
 
     notices = await poll(told, timeout=30, interval=0.5, what="EB-01 told of sustained work")
     weeks = [n["event"]["data"]["weeks"] for n in notices]
+    times = "once" if len(notices) == 1 else f"{len(notices)} times"
     say(
         f"{placed.placement_id} sustained weeks {p['sustained_weeks']}: "
-        f"vacancies.placement.sustained reached EB-01 {len(notices)} time(s), weeks {weeks}"
+        f"vacancies.placement.sustained reached EB-01 {times}, weeks {weeks}"
     )
     async with JcpFeed(bootstrap) as feed:
         await feed.publish(
@@ -1075,8 +1078,10 @@ async def _thirteen_weeks_on(
     return True
 
 
-async def _mail(started: float, expected: int) -> None:
-    """How many of EB-01's emails the local mail catcher kept during this run."""
+async def _mail(started: float, placed: Placed | None, expected: int) -> None:
+    """The email EB-01 was sent during this run, as the local mail catcher kept it: in all,
+    and about this run's placement (`expected` of those: started; sustained and ended when
+    the clock moved)."""
     chapter("Email")
     if "SMTP_HOST" in os.environ or "SMTP_PORT" in os.environ:
         where = f"{os.environ.get('SMTP_HOST', '127.0.0.1')}:{os.environ.get('SMTP_PORT', '8025')}"
@@ -1090,25 +1095,44 @@ async def _mail(started: float, expected: int) -> None:
         )
         return
 
-    def kept() -> list[Path]:
+    def kept() -> list[EmailMessage]:
+        messages = []
+        for path in sorted(mail_dir.glob("*.eml")):
+            if path.stat().st_mtime < started:
+                continue
+            message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+            if message["To"] == EMPLOYER_EMAIL:
+                messages.append(message)
+        return messages
+
+    def about_the_placement(messages: list[EmailMessage]) -> list[str]:
+        if placed is None:
+            return []
         return [
-            m
-            for m in mail_dir.glob("*.eml")
-            if m.stat().st_mtime >= started
-            and f"To: {EMPLOYER_EMAIL}" in m.read_text("utf-8", "replace")
+            str(m["Subject"]).removeprefix("[Work brokerage] ")
+            for m in messages
+            if placed.placement_id in _text(m)
         ]
 
     async def arrived() -> bool:
-        return len(kept()) >= expected
+        return len(about_the_placement(kept())) >= expected
 
     with contextlib.suppress(TimeoutError):
         await poll(arrived, timeout=20, interval=0.5, what="EB-01's email")
+    messages = kept()
+    subjects = about_the_placement(messages)
     total = len(list(mail_dir.glob("*.eml")))
-    n = len(kept())
     say(
-        f"the local mail catcher kept {n} message{'' if n == 1 else 's'} to {EMPLOYER_EMAIL} "
-        f"during this run, {total} in all, under {mail_dir}"
+        f"the local mail catcher kept {len(messages)} message(s) to {EMPLOYER_EMAIL} during "
+        f"this run ({total} in all) under {mail_dir}"
     )
+    if placed is not None:
+        say(f"    about {placed.placement_id}: {', '.join(subjects) or 'none yet'}")
+
+
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return body.get_content() if body is not None else ""
 
 
 async def main() -> None:
