@@ -49,3 +49,22 @@ def test_every_topic_has_explicit_partitions_and_a_dlq_twin() -> None:
         assert topic.partitions >= 1
         assert topic.dlq == f"{topic.name}.dlq"
         assert topic.name.endswith(".v1")
+
+
+def test_the_image_ships_no_dev_tokens_and_requires_the_keys_from_the_environment() -> None:
+    dockerfile = (REPO / "Dockerfile").read_text()
+    copies = [line for line in dockerfile.splitlines() if line.startswith("COPY")]
+    assert not any("dev-tokens" in line for line in copies)
+    assert "TOKENS_FILE=/nonexistent/" in dockerfile  # no static tokens: JWTs only
+    assert "${CLIENT_ID_KEY:?" in dockerfile
+    assert "${WEBHOOK_SECRET_KEY:?" in dockerfile
+
+
+def test_compose_mounts_the_dev_tokens_and_authenticates_to_mongodb() -> None:
+    services = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]
+    assert "MONGO_INITDB_ROOT_PASSWORD" in services["mongo"]["environment"]
+    for name in SERVICES:
+        env = services[name]["environment"]
+        assert "@mongo:27017" in env["MONGODB_URI"]
+        assert any(v.endswith(f":{env['TOKENS_FILE']}:ro") for v in services[name]["volumes"])
+        assert env["CLIENT_ID_KEY"] and env["WEBHOOK_SECRET_KEY"]
