@@ -59,6 +59,7 @@ from schemas.envelope import CloudEvent
 from schemas.topics import (
     JCP_CLAIMANT_EVENTS,
     MATCH_EVENTS,
+    OPERATIONS_EVENTS,
     REFERRAL_EVENTS,
     TOPICS,
     VACANCY_EVENTS,
@@ -73,11 +74,14 @@ REPLICAS = 2
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
 
 # What each service's group consumes (`rt.consume(...)` in services/<name>/app.py).
+# What each service's consumer group reads (its app.py's `rt.consume`): services also read
+# their own topic, where they react to their own events (deadlines, places, sustainment).
 CONSUMES: dict[str, tuple[Topic, ...]] = {
-    "referrals": (JCP_CLAIMANT_EVENTS,),
-    "vacancies": (MATCH_EVENTS, REFERRAL_EVENTS),
+    "referrals": (JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS),
+    "vacancies": (MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS),
     "matching": (REFERRAL_EVENTS, VACANCY_EVENTS),
-    "notifications": (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS),
+    "notifications": (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS, OPERATIONS_EVENTS),
+    "operations": (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS),
 }
 
 Offsets = dict[TopicPartition, int]
