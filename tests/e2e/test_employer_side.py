@@ -207,9 +207,16 @@ async def test_from_a_match_to_sustained_work_and_the_revolving_door(
         f"/vacancies/{vacancy_id}/submissions", {"match_id": other["match_id"]}
     )
     assert refused.status_code == 409, "no employers consent, no submission"
-    made = await brokerage.post(
-        f"/vacancies/{vacancy_id}/submissions", {"match_id": candidate["match_id"]}
-    )
+
+    # The vacancies service learns consent from referrals' topic and matches from matching's:
+    # under load the match can arrive first, so the consent may be a moment behind.
+    async def submitted() -> Any:
+        response = await brokerage.post(
+            f"/vacancies/{vacancy_id}/submissions", {"match_id": candidate["match_id"]}
+        )
+        return response if response.status_code != 409 else None
+
+    made = await poll(submitted, timeout=30, what="the consented client's submission")
     assert made.status_code == 201, made.text
     assert made.json()["status"] == "submitted"
     submission_id = made.json()["submission_id"]
