@@ -1,20 +1,28 @@
-"""The demo `make run` loads: the referral network across two partnerships, told as a story.
+"""The demo `make run` loads: the referral network and the employer side, told as a story.
 
 Everything goes through the contract exactly as JCP, providers, operations and employer
 brokerage would: claimants from the seed plans' example data (shared/reference/domain-digest.md,
 section 9) in Cheshire and Warrington and in Birmingham, the provider directory, eligibility,
 a programme that fills up and keeps a waitlist, a lead provider with a specialist alongside, an
-action plan, a referral's history and deadlines, then vacancies, matches, a shortlist, a
-placement and signed webhooks. Last, when the referrals service lets its clock be moved
-(`CLOCK_CONTROL=1 make run`), it jumps past an acknowledgement deadline nobody met and shows
-the breach reaching the provider and the referring JCP. The jump comes last because it moves
-the referrals service's clock only: everything before it runs on the real date.
+action plan, a referral's history and deadlines; then vacancies, matches with their reasons,
+shortlists, a submission refused without `employers` consent, and one client's journey from
+the shortlist through an interview, a work trial and an offer to a placement credited to her
+lead provider, with what the employer's shortlist and webhooks showed. EB-01 also subscribes
+an email address; the last lines count what the local mail catcher kept.
+
+When the services let their clocks be moved (`CLOCK_CONTROL=1 make run`), the demo ends by
+moving two of them, each service's clock being its own: the referrals service's past an
+acknowledgement deadline nobody met (the breach reaches the provider and the referring JCP),
+and the vacancies service's 13 weeks past the placement's start (sustained once; then a
+reclaim ends it on the revolving door). Without clock control, one line each says how to see
+them.
 
 Re-runnable against the same platform: claimant references are unique per run, the one-place
-programme is reset at the start, and what an earlier run left open (its vacancies, a referral
-still waiting for a place) is tidied away first, so this run's clients match this run's
-vacancies. Run on its own against running services with `python deploy/local/demo.py` (with
-the same `PORT_OFFSET` and `KAFKA_BOOTSTRAP_SERVERS` as `make run`).
+programme is reset at the start, what an earlier run left (its subscriptions, open vacancies,
+a referral still waiting for a place, a client back on benefit) is tidied away first, and the
+vacancies service's clock, which an earlier run may have moved on, is found before any date is
+chosen. Run on its own against running services with `python deploy/local/demo.py` (with the
+same `PORT_OFFSET`, `KAFKA_BOOTSTRAP_SERVERS` and `LOCAL_INFRA_DIR` as `make run`).
 """
 
 from __future__ import annotations
