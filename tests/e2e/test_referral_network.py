@@ -98,7 +98,7 @@ async def _client(platform: Platform, feed: JcpFeed, caller: str = "jcp", **clai
         found = (await api.get("/clients", claimant_ref=ref)).json()
         return found[0]["client_id"] if found else None
 
-    client_id = await poll(created, timeout=30, what=f"client for {ref}")
+    client_id = await poll(created, timeout=60, what=f"client for {ref}")
     consent = await api.post(f"/clients/{client_id}/consent", {"scopes": ["providers"]})
     assert consent.status_code == 200, consent.text
     return client_id
@@ -337,8 +337,10 @@ async def test_client_ids_are_the_same_after_a_rebuild_from_the_topics(
         found = (await api.get("/clients", claimant_ref=ref)).json()
         return found[0]["client_id"] if found else None
 
-    original = await poll(lambda: client_id_at(jcp), timeout=30, what="the client")
-    # A referrals service with an empty database and a new consumer group: a rebuild.
+    original = await poll(lambda: client_id_at(jcp), timeout=60, what="the client")
+    # A referrals service with an empty database and a new consumer group: a rebuild. It reads
+    # every claimant event of the whole test session from the start (thousands when the
+    # operations tests have imported their CSV), hence the generous wait.
     port = _free_port()
     rebuilt = _start(
         infrastructure,
@@ -351,7 +353,7 @@ async def test_client_ids_are_the_same_after_a_rebuild_from_the_topics(
             platform.client, TOKENS, urls={"referrals": rebuilt[0].url}
         )
         again = await poll(
-            lambda: client_id_at(fresh.as_("jcp", "referrals")), timeout=60, what="the rebuild"
+            lambda: client_id_at(fresh.as_("jcp", "referrals")), timeout=240, what="the rebuild"
         )
         assert again == original
     finally:
