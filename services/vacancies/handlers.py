@@ -26,13 +26,15 @@ ACTIVE_REFERRAL = frozenset({"created", "on-hold", "accepted", "started"})
 async def on_match_proposed(
     _: CloudEvent, match: matching.MatchProposed, *, store: VacanciesStore
 ) -> None:
+    """On the vacancy's shortlist, or re-scored there (the same `match_id` again)."""
     await store.upsert_match(match.model_dump(mode="json"), "proposed")
 
 
 async def on_match_withdrawn(
     _: CloudEvent, data: matching.MatchWithdrawn, *, store: VacanciesStore
 ) -> None:
-    await store.withdraw_match(data.match_id, data.reason)
+    """Off the shortlist; the match stays readable by id (a submission names it)."""
+    await store.withdraw_match(data.match_id, data.reason, data.vacancy_id)
 
 
 async def on_consent(

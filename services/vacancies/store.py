@@ -35,6 +35,7 @@ class VacanciesStore:
         )
         self._employers = db["employers"]
         self._shortlist = db["shortlist"]
+        self._shortlist_index = db["shortlist_index"]
         self._candidates = db["candidates"]
 
     @property
@@ -69,25 +70,42 @@ class VacanciesStore:
         )
 
     # --- shortlist projection (from matching events) ---
+    # One document per match in `shortlist` (`_id` = match id: what a submission names) and one
+    # per vacancy in `shortlist_index` (`_id` = vacancy id) naming its live matches with what
+    # orders them, so a shortlist is two reads by `_id`, never a scan. Matching's events are
+    # keyed by vacancy and a partition's batch is handled in order, so a vacancy's index has one
+    # writer at a time and sees its matches' proposals and withdrawals in the order they happened.
 
     async def upsert_match(self, match: dict[str, Any], status: str) -> None:
+        """A proposal (or re-proposal, which re-scores and may re-rank): the match as stated."""
+        match_id = match["match_id"]
         await self._shortlist.update_one(
-            {"_id": match["match_id"]}, {"$set": {**match, "status": status}}, upsert=True
+            {"_id": match_id}, {"$set": {**match, "status": status}}, upsert=True
+        )
+        entry = {"score": match["score"], "priority": bool(match.get("priority"))}
+        fields: dict[str, Any] = {f"live.{match_id}": entry}
+        if match.get("shortlist_size"):
+            fields["size"] = match["shortlist_size"]
+        await self._shortlist_index.update_one(
+            {"_id": match["vacancy_id"]}, {"$set": fields}, upsert=True
         )
 
-    async def withdraw_match(self, match_id: str, reason: str) -> None:
+    async def withdraw_match(self, match_id: str, reason: str, vacancy_id: str) -> None:
         await self._shortlist.update_one(
             {"_id": match_id}, {"$set": {"status": "withdrawn", "withdrawn_reason": reason}}
+        )
+        await self._shortlist_index.update_one(
+            {"_id": vacancy_id}, {"$unset": {f"live.{match_id}": ""}}
         )
 
     async def match(self, match_id: str) -> dict[str, Any] | None:
         return await self._shortlist.find_one({"_id": match_id}, {"_id": 0})
 
     async def shortlist(self, vacancy_id: str) -> list[dict[str, Any]]:
-        cursor = self._shortlist.find(
-            {"vacancy_id": vacancy_id, "status": "proposed"}, {"_id": 0}
-        ).sort("score", DESCENDING)
-        return [doc async for doc in cursor]
+        """The live matches, ranked (see `ranked_shortlist`)."""
+        index = await self._shortlist_index.find_one({"_id": vacancy_id}) or {}
+        docs = await find_by_ids(self._shortlist, sorted(index.get("live", {})), self._profile)
+        return ranked_shortlist(list(docs.values()), index.get("size"))
 
     # --- candidates projection (from referrals events, and our own placements) ---
 
@@ -126,3 +144,18 @@ class VacanciesStore:
 
     async def candidates(self, client_ids: list[str]) -> dict[str, dict[str, Any]]:
         return await find_by_ids(self._candidates, client_ids, self._profile)
+
+
+def ranked_shortlist(matches: list[dict[str, Any]], size: int | None) -> list[dict[str, Any]]:
+    """Proposed matches in shortlist order: routeway graduates (`priority`) first, then by score
+    (then match id, so equal scores keep one order); at most `size` of them; `rank` is each
+    one's place in that order now (a proposal's own rank goes stale as others come and go)."""
+    live = [
+        {k: v for k, v in m.items() if k != "_id"} for m in matches if m.get("status") == "proposed"
+    ]
+    live.sort(key=lambda m: (not m.get("priority", False), -m["score"], m["match_id"]))
+    if size:
+        live = live[:size]
+    for rank, m in enumerate(live, start=1):
+        m["rank"] = rank
+    return live
