@@ -441,3 +441,23 @@ async def test_lag_rises_while_a_consumer_is_held_and_returns_to_zero(
     finally:
         os.kill(process.pid, signal.SIGCONT)
     assert await poll(settled, timeout=60, what="lag back to zero once resumed")
+
+
+async def test_every_service_serves_prometheus_metrics_without_a_token(
+    stack: dict[str, Any], http: httpx.AsyncClient, feed: JcpFeed
+) -> None:
+    await feed.publish("jcp.claimant.registered", claimant(f"CLM-{uuid.uuid4().hex[:10]}"))
+
+    async def counted() -> str | None:
+        text = (await http.get(_url(stack, "referrals", "/metrics"))).text
+        wanted = (
+            'events_handled_total{topic="jcp.claimant-events.v1",type="jcp.claimant.registered"}'
+        )
+        return text if wanted in text else None
+
+    text = await poll(counted, timeout=30, what="referrals' handled counter")
+    assert 'events_published_total{topic="referrals.events.v1"}' in text
+    for name in stack["urls"]:
+        r = await http.get(_url(stack, name, "/metrics"))
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+        assert "handler_batch_seconds" in r.text and "outbox_backlog_events" in r.text
