@@ -676,8 +676,8 @@ async def _employer_side(
         say("C-1002 is not on the Sales Assistant shortlist, so nobody is submitted")
         return None
     placed = await _journey(platform, vacancy_ids[SALES], chosen, today)
-    await _after_the_start(platform, placed, vacancy_ids, people)
-    await _what_employer_saw(employer_hooks, set(vacancy_ids.values()), shortlist)
+    left = await _after_the_start(platform, placed, vacancy_ids, people)
+    await _what_employer_saw(employer_hooks, set(vacancy_ids.values()), left, shortlist)
     return placed
 
 
@@ -876,8 +876,9 @@ async def _journey(
 
 async def _after_the_start(
     platform: Platform, placed: Placed, vacancy_ids: dict[str, str], people: dict[str, str]
-) -> None:
-    """In work, C-1002 leaves every other shortlist: matching withdraws her other matches."""
+) -> set[str]:
+    """In work, C-1002 leaves every other shortlist: matching withdraws her other matches.
+    Returns the ids of her matches withdrawn as `placed`."""
     operations = platform.as_("operations", "matching")
     titles = {v: VACANCIES[k]["post"]["title"] for k, v in vacancy_ids.items()}
 
@@ -896,6 +897,7 @@ async def _after_the_start(
             why = f" ({m['withdrawn_reason']})" if m.get("withdrawn_reason") else ""
             title = titles[m["vacancy_id"]]
             say(f"    {_who(people, m['client_id'])} <-> {title}: {m['status']}{why}")
+    return {m["match_id"] for m in mine if m.get("withdrawn_reason") == "placed"}
 
 
 # What an employer must never read about a client: the demo's priority groups, benefits and
@@ -909,10 +911,13 @@ _NEVER_FOR_EMPLOYERS = (
 
 
 async def _what_employer_saw(
-    employer_hooks: WebhookReceiver, vacancy_ids: set[str], shortlist: list[dict[str, Any]]
+    employer_hooks: WebhookReceiver,
+    vacancy_ids: set[str],
+    left: set[str],
+    shortlist: list[dict[str, Any]],
 ) -> None:
     """What EB-01's webhook received about this run's vacancies (an earlier run's, closed at
-    the start, are told too), down to the `placed` withdrawal; and that none of it, nor the
+    the start, are told too), down to the `placed` withdrawals; and that none of it, nor the
     shortlist, names what an employer must not read."""
 
     def about_this_run() -> list[dict[str, Any]]:
@@ -928,7 +933,8 @@ async def _what_employer_saw(
     async def delivered() -> bool:
         payloads = about_this_run()
         kinds = {p["kind"] for p in payloads}
-        return set(EMPLOYER_WEBHOOK) <= kinds and any(placed(p) for p in payloads)
+        told = {p["event"]["data"]["match_id"] for p in payloads if placed(p)}
+        return set(EMPLOYER_WEBHOOK) <= kinds and left <= told
 
     with contextlib.suppress(TimeoutError):
         await poll(delivered, timeout=20, what="EB-01's webhooks")
