@@ -68,7 +68,7 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
     def wrap(request: Request) -> Wrap:
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
-    async def visible(vacancy_id: str, principal: Principal) -> Vacancy:
+    async def visible(vacancy_id: EntityId, principal: Principal) -> Vacancy:
         """The vacancy, or 404 when it is unknown or outside what the caller may see (another
         partnership's, another brokerage's): the two are indistinguishable on purpose."""
         loaded = await store.vacancies.get(vacancy_id)
@@ -77,7 +77,7 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
         return loaded.aggregate
 
     async def managed(
-        vacancy_id: str,
+        vacancy_id: EntityId,
         principal: Principal,
         request: Request,
         change: Callable[[Vacancy], Sequence[EventData]],
@@ -111,23 +111,23 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
         return [vacancy_for(principal, v) for v in found]
 
     @router.get("/vacancies/{vacancy_id}", response_model=Vacancy)
-    async def get_vacancy(vacancy_id: str, principal: Caller) -> Vacancy:
+    async def get_vacancy(vacancy_id: EntityId, principal: Caller) -> Vacancy:
         return vacancy_for(principal, await visible(vacancy_id, principal))
 
     @router.put("/vacancies/{vacancy_id}/scope", response_model=Vacancy)
     async def scope(
-        vacancy_id: str, body: PersonSpecification, principal: Caller, request: Request
+        vacancy_id: EntityId, body: PersonSpecification, principal: Caller, request: Request
     ) -> Vacancy:
         return await managed(vacancy_id, principal, request, lambda v: v.scope(body))
 
     @router.post("/vacancies/{vacancy_id}/close", response_model=Vacancy)
     async def close(
-        vacancy_id: str, body: CloseBody, principal: Caller, request: Request
+        vacancy_id: EntityId, body: CloseBody, principal: Caller, request: Request
     ) -> Vacancy:
         return await managed(vacancy_id, principal, request, lambda v: v.close(body.reason))
 
     @router.get("/vacancies/{vacancy_id}/shortlist")
-    async def shortlist(vacancy_id: str, principal: Caller) -> list[dict[str, Any]]:
+    async def shortlist(vacancy_id: EntityId, principal: Caller) -> list[dict[str, Any]]:
         """Proposed matches, best first; an employer brokerage sees them reduced."""
         await visible(vacancy_id, principal)
         matches = await store.shortlist(vacancy_id)
@@ -150,7 +150,7 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
         "/vacancies/{vacancy_id}/placements", status_code=201, response_model=PlacementCreated
     )
     async def place(
-        vacancy_id: str, body: NewPlacement, principal: Caller, request: Request
+        vacancy_id: EntityId, body: NewPlacement, principal: Caller, request: Request
     ) -> PlacementCreated:
         vacancy = await visible(vacancy_id, principal)
         if not domain.may_manage_vacancy(principal, vacancy):
@@ -168,8 +168,8 @@ def build_router(store: VacanciesStore, clock: Clock | None = None) -> APIRouter
 
     @router.post("/vacancies/{vacancy_id}/placements/{placement_id}/end", response_model=Vacancy)
     async def end_placement(
-        vacancy_id: str,
-        placement_id: str,
+        vacancy_id: EntityId,
+        placement_id: EntityId,
         body: EndPlacement,
         principal: Caller,
         request: Request,

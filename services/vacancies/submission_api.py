@@ -57,20 +57,20 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
     def wrap(request: Request) -> Wrap:
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
 
-    async def visible(submission_id: str, principal: Principal) -> Submission:
+    async def visible(submission_id: EntityId, principal: Principal) -> Submission:
         loaded = await store.submissions.get(submission_id)
         if loaded is None or not may_see_submission(principal, loaded.aggregate):
             raise NotFound("no such submission")
         return loaded.aggregate
 
-    async def managed(submission_id: str, principal: Principal) -> Submission:
+    async def managed(submission_id: EntityId, principal: Principal) -> Submission:
         submission = await visible(submission_id, principal)
         if not may_manage_submission(principal, submission):
             raise NotFound("no such submission")
         return submission
 
     async def move(
-        submission_id: str, principal: Principal, request: Request, action: str, **kw: object
+        submission_id: EntityId, principal: Principal, request: Request, action: str, **kw: object
     ) -> Submission:
         await managed(submission_id, principal)
         return await commands.move(store, submission_id, action, clock.now(), wrap(request), **kw)
@@ -79,7 +79,7 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
         "/vacancies/{vacancy_id}/submissions", status_code=201, response_model=SubmissionCreated
     )
     async def submit(
-        vacancy_id: str, body: NewSubmission, principal: Caller, request: Request
+        vacancy_id: EntityId, body: NewSubmission, principal: Caller, request: Request
     ) -> SubmissionCreated:
         loaded = await store.vacancies.get(vacancy_id)
         if loaded is None or not domain.may_manage_vacancy(principal, loaded.aggregate):
@@ -90,25 +90,25 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
         return SubmissionCreated(submission_id=submission.submission_id)
 
     @router.get("/vacancies/{vacancy_id}/submissions", response_model=list[Submission])
-    async def list_submissions(vacancy_id: str, principal: Caller) -> list[Submission]:
+    async def list_submissions(vacancy_id: EntityId, principal: Caller) -> list[Submission]:
         loaded = await store.vacancies.get(vacancy_id)
         if loaded is None or not domain.may_see_vacancy(principal, loaded.aggregate):
             raise NotFound("no such vacancy")
         return await store.submissions_of_vacancy(vacancy_id)
 
     @router.get("/submissions/{submission_id}", response_model=Submission)
-    async def get_submission(submission_id: str, principal: Caller) -> Submission:
+    async def get_submission(submission_id: EntityId, principal: Caller) -> Submission:
         return await visible(submission_id, principal)
 
     @router.post("/submissions/{submission_id}/interview", response_model=Submission)
     async def interview(
-        submission_id: str, body: InterviewBody, principal: Caller, request: Request
+        submission_id: EntityId, body: InterviewBody, principal: Caller, request: Request
     ) -> Submission:
         return await move(submission_id, principal, request, "interview", interview_at=body.at)
 
     @router.post("/submissions/{submission_id}/work-trial")
     async def work_trial(
-        submission_id: str, body: WorkTrialBody, principal: Caller, request: Request
+        submission_id: EntityId, body: WorkTrialBody, principal: Caller, request: Request
     ) -> dict[str, Any]:
         """The submission, answering the trial's `end` (15 working days from `start`)."""
         moved = await move(submission_id, principal, request, "work-trial", start=body.start)
@@ -116,7 +116,7 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
 
     @router.post("/submissions/{submission_id}/outcome", response_model=Submission)
     async def outcome(
-        submission_id: str, body: OutcomeBody, principal: Caller, request: Request
+        submission_id: EntityId, body: OutcomeBody, principal: Caller, request: Request
     ) -> Submission:
         return await move(submission_id, principal, request, body.outcome)
 
@@ -124,7 +124,7 @@ def build_submission_router(store: VacanciesStore, clock: Clock) -> APIRouter:
         "/submissions/{submission_id}/accept", status_code=201, response_model=PlacementCreated
     )
     async def accept(
-        submission_id: str, body: AcceptBody, principal: Caller, request: Request
+        submission_id: EntityId, body: AcceptBody, principal: Caller, request: Request
     ) -> PlacementCreated:
         submission = await managed(submission_id, principal)
         placement_id = await commands.accept(
