@@ -707,13 +707,11 @@ async def _post_vacancies(platform: Platform, today: date) -> dict[str, str]:
     for key, vacancy in VACANCIES.items():
         post = {**vacancy["post"], "closing_date": closing}
         vacancy_id = expect(await brokerage.post("/vacancies", post), 201)["vacancy_id"]
-        scoped = expect(
-            await brokerage.put(f"/vacancies/{vacancy_id}/scope", vacancy["scope"]), 200
-        )
+        expect(await brokerage.put(f"/vacancies/{vacancy_id}/scope", vacancy["scope"]), 200)
         vacancy_ids[key] = vacancy_id
         say(
             f"EB-01 posted and scoped {vacancy_id}: {post['title']}, {post['positions']} "
-            f"positions, shortlist of {scoped.get('shortlist_size') or 3 * post['positions']}"
+            f"positions, closing {closing}"
         )
     return vacancy_ids
 
