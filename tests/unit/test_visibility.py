@@ -84,3 +84,60 @@ def test_without_employers_consent_an_employer_reads_met_and_a_band_per_factor_o
         {"factor": "hours", "met": True, "band": "most"},
     ]
     assert "details" not in view and "till" not in str(view) and "3.2" not in str(view)
+
+
+def test_employer_webhooks_of_matches_carry_no_group_gate_or_priority() -> None:
+    """What notifications sends an employer brokerage for a match the engine proposed (a
+    targeted, routeway-priority pair) and for a withdrawal by a gate."""
+    from schemas import matching
+    from schemas.envelope import CloudEvent
+    from services.matching.domain import Match
+    from services.matching.rules import ClientProfile, VacancySpec, evaluate
+    from services.notifications.rules import reduce_for
+
+    location = {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59}
+    client = ClientProfile(
+        client_id="CL-1",
+        skills=["customer service"],
+        qualification_level=2,
+        preferred_sectors=["retail"],
+        location=location,
+        max_travel_km=10,
+        available_hours_per_week=30,
+        priority_groups=["disability", "lone_parent"],
+        ward="Bewsey",
+        completed_programmes=["retail-routeway"],
+        partnership="cw",
+    )
+    vacancy = VacancySpec(
+        vacancy_id="VAC-1",
+        employer_id="E-1",
+        brokerage_id="EB-01",
+        title="Sales Assistant",
+        sector="retail",
+        hours_per_week=24,
+        location=location,
+        required_skills=["customer service"],
+        desirable_skills=[],
+        min_qualification_level=1,
+        target_priority_groups=["disability"],
+        target_wards=["Bewsey"],
+        routeway="retail-routeway",
+        partnership="cw",
+    )
+    evaluation = evaluate(client, vacancy)
+    assert evaluation.priority and {"target_group", "target_ward"} <= {
+        r.factor for r in evaluation.reasons
+    }
+    _, (proposed,) = Match.propose(client, vacancy, evaluation)
+    withdrawn = matching.MatchWithdrawn(
+        match_id="MT-1", vacancy_id="VAC-1", client_id="CL-1", brokerage_id="EB-01",
+        reason="gate-failed",
+    )  # fmt: skip
+    for data in (proposed, withdrawn):
+        event = CloudEvent.create(
+            type=data.event_type, source="/t", subject="VAC-1", data=data.model_dump(mode="json")
+        )
+        text = str(reduce_for(event, "employer_brokerage"))
+        for never in ("disability", "lone_parent", "Bewsey", "priority", "target", "gate-failed"):
+            assert never not in text, never
