@@ -16,7 +16,10 @@ it does not prune.
 Incremental re-solve. A change re-solves only the affected vacancies (those changed, those a
 changed client is a candidate for or on) with every client of their candidate lists, holding the
 rest of the partnership's shortlists fixed (a client's places elsewhere reduce what it has left).
-`settle_all` re-solves the whole partnership (at start, after a rebuild).
+A client who loses a place (a withdrawal, a rebalance) and has room left gets one more pass over
+the other vacancies it is a candidate for. `settle_all` re-solves the whole partnership (at start,
+after a rebuild). Candidates are each vacancy's best few and each client's best few vacancies
+(`allocation.prune`, whose figures the benchmark prints).
 
 Churn. A live match weighs `HYSTERESIS` more than its score in every re-solve: it is displaced only
 by a set of places whose total is that much better per place moved. 0.05 is a twentieth of the
@@ -421,7 +424,20 @@ class Engine:
         for cid in clients:
             affected |= self._refresh_client(cid)
             affected |= self._live_of_client.get(cid, set())
-        return self._resolve(affected, clients | vacancies)
+        decisions = self._resolve(affected, clients | vacancies)
+        # Clients who lost a place here and may take one elsewhere: one more pass over the
+        # other vacancies they are candidates for (held fixed above), so a freed place is not
+        # left empty until some later event happens to touch them.
+        freed = {d.client_id for d in decisions.drops} - clients
+        elsewhere: set[str] = set()
+        for cid in freed:
+            if len(self._live_of_client.get(cid, ())) < allocation.CLIENT_SHORTLISTS:
+                elsewhere |= self._listed_on.get(cid, set()) | set(self._choices.get(cid, {}))
+        if elsewhere - affected:
+            more = self._resolve(elsewhere - affected, set())
+            decisions.places += more.places
+            decisions.drops += more.drops
+        return decisions
 
     def settle_all(self) -> Decisions:
         self._refresh_all()
