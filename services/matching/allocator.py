@@ -87,8 +87,6 @@ class Allocator:
         for doc in vacancies:
             self._put_vacancy(engine, doc)
         for match in live:
-            # Matches written before `match_index` existed are listed as the rebuild meets them.
-            await self._store.index_match(match.vacancy_id, match.client_id, match.match_id)
             if match.client_id in engine.clients and match.vacancy_id in engine.vacancies:
                 engine.restore_live(match.client_id, match.vacancy_id, match.score)
         self.engines[partnership] = engine
