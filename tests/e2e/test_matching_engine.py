@@ -225,7 +225,8 @@ async def test_gates_limits_and_placements_over_real_processes(
 
     # --- `providers` consent withdrawn after a match: its matches are withdrawn ---------------
     withdrawing, _ = others[0]
-    assert await _live(ops, withdrawing), "on a shortlist before"
+    before = await _live(ops, withdrawing)
+    assert before, "on a shortlist before"
     jcp = platform.as_("jcp", "referrals")
     withdrawn = await jcp.post(
         f"/clients/{withdrawing}/consent/withdraw", {"scopes": ["providers"]}
@@ -237,11 +238,14 @@ async def test_gates_limits_and_placements_over_real_processes(
         return matches if all(m["status"] == "withdrawn" for m in matches) else None
 
     matches = await poll(consent_gone, timeout=45, what="matches withdrawn with consent")
-    assert {m["withdrawn_reason"] for m in matches} == {"consent-withdrawn"}
+    # (Earlier matches of theirs may have been withdrawn as `rebalanced` as others arrived.)
+    reasons = {m["withdrawn_reason"] for m in matches if m["vacancy_id"] in before}
+    assert reasons == {"consent-withdrawn"}
 
     # --- A blocking barrier recorded after a match: its matches are withdrawn -----------------
     barred, _ = others[1]
-    assert await _live(ops, barred), "on a shortlist before"
+    before = await _live(ops, barred)
+    assert before, "on a shortlist before"
     provider = platform.as_("P-01", "referrals")
     blocked = {
         **ASSESSMENT,
@@ -255,7 +259,8 @@ async def test_gates_limits_and_placements_over_real_processes(
         return matches if all(m["status"] == "withdrawn" for m in matches) else None
 
     matches = await poll(barrier_gone, timeout=45, what="matches withdrawn at a barrier")
-    assert {m["withdrawn_reason"] for m in matches} == {"gate-failed"}, "the gate is not named"
+    reasons = {m["withdrawn_reason"] for m in matches if m["vacancy_id"] in before}
+    assert reasons == {"gate-failed"}, "the gate is not named"
 
     # Both have left every shortlist; the two clients left fill what they can (3 each).
     async def without_them() -> dict | None:
@@ -289,7 +294,7 @@ async def test_gates_limits_and_placements_over_real_processes(
         return matches if all(m["status"] == "withdrawn" for m in matches) else None
 
     matches = await poll(all_placed, timeout=45, what="the placed client's matches withdrawn")
-    others_of_placed = [m for m in matches if m["vacancy_id"] != vacancy_id]
+    others_of_placed = [m for m in matches if m["vacancy_id"] in set(live) - {vacancy_id}]
     assert others_of_placed and {m["withdrawn_reason"] for m in others_of_placed} == {"placed"}
     # The filled vacancy's own matches leave too (filled); the placed client is on no shortlist.
     shortlists = await _shortlists(brokerage, vacancy_ids)
