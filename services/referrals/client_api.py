@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Protocol
+from datetime import date
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from runtime.clock import Clock
 from runtime.events import Wrap, enveloper
 from schemas.types import Code, ConsentScope, EntityId, ShortText
 from services.referrals import client_commands as commands
@@ -17,15 +17,6 @@ from services.referrals.clients import PLAN_ITEMS_MAX, ActionPlan, Assessment, P
 from services.referrals.store import ReferralsStore
 
 SOURCE = "/services/referrals"
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class _SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class ConsentBody(BaseModel):
@@ -60,12 +51,10 @@ class ActionPlanView(BaseModel):
     action_plan: ActionPlan | None
 
 
-def build_client_router(
-    store: ReferralsStore, client_id_key: str, clock: Clock | None = None
-) -> APIRouter:
-    """`clock` is the service's (movable in demonstrations); the real time without one."""
+def build_client_router(store: ReferralsStore, client_id_key: str, clock: Clock) -> APIRouter:
+    """`clock` is the service's (movable in demonstrations, `runtime/clock.py`)."""
     router = APIRouter()
-    time = clock or _SystemClock()
+    time = clock
 
     def wrap(request: Request) -> Wrap:
         return enveloper(SOURCE, correlationid=request.state.correlation_id)
