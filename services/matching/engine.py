@@ -49,7 +49,8 @@ PRIORITY_BONUS = 1.0
 CANDIDATES_PER_PLACE = allocation.CANDIDATES_PER_PLACE
 MIN_CANDIDATES = allocation.MIN_CANDIDATES
 CLIENT_CHOICES = allocation.CLIENT_CHOICES
-PAIRS_CHUNK = 1000
+PAIRS_BUDGET = 2_000_000
+"""Near pairs scored at once by `eligible_pairs` (about 100 MB of intermediate arrays)."""
 
 _VACANCY_STATUS_REASON: dict[str, WithdrawalReason] = {
     "filled": "vacancy-filled",
@@ -170,18 +171,20 @@ class Engine:
 
     def eligible_pairs(self) -> tuple[list[str], list[str], np.ndarray]:
         """Every eligible pair of the partnership, as (client ids, vacancy ids, scores): the
-        grid joined with itself in bulk, `PAIRS_CHUNK` vacancies at a time (memory stays
-        bounded), for a rebuild and the benchmark."""
+        grid joined with itself in bulk, as many vacancies at a time as keep the near pairs
+        within `PAIRS_BUDGET` (memory stays bounded), for a rebuild and the benchmark."""
         cr, vr = self._client_rows, self._vacancy_rows
         c_rows = np.fromiter(cr.row_of.values(), dtype=np.int64, count=len(cr.row_of))
         v_rows = np.fromiter(vr.row_of.values(), dtype=np.int64, count=len(vr.row_of))
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        for start in range(0, len(v_rows), PAIRS_CHUNK):
-            chunk = v_rows[start : start + PAIRS_CHUNK]
-            i, j = pairs_within(
-                cr.lat[c_rows], cr.lon[c_rows], vr.lat[chunk], vr.lon[chunk], self._max_travel_km
-            )
+        c_lat, c_lon = cr.lat[c_rows], cr.lon[c_rows]
+        start, size = 0, 64  # a first small chunk measures how many near pairs a vacancy has
+        while start < len(v_rows):
+            chunk = v_rows[start : start + size]
+            i, j = pairs_within(c_lat, c_lon, vr.lat[chunk], vr.lon[chunk], self._max_travel_km)
             parts.append(score_pairs(cr, vr, c_rows[i], chunk[j]))
+            start += len(chunk)
+            size = max(1, PAIRS_BUDGET * len(chunk) // max(len(i), 1))
         if not parts:
             return [], [], np.zeros(0)
         c = np.concatenate([p[0] for p in parts])
