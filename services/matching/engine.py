@@ -1,8 +1,8 @@
 """One partnership's allocation, kept in memory and changed incrementally as events arrive.
 
-The engine holds the partnership's clients and vacancies, indexes them by area and hours so a
-change reads only the pairs it can affect (never the whole pool), keeps each vacancy's best
-eligible candidates, and the live shortlists. `settle` takes what changed and returns the
+The engine holds the partnership's clients and vacancies, indexes them by area so a change
+reads only the pairs it can affect (never the whole pool), keeps each vacancy's best eligible
+candidates and each client's best vacancies, and the live shortlists. `settle` takes what changed and returns the
 decisions (places to propose, matches to withdraw with their coded reason); the caller writes
 them. Pure: no I/O, no clock.
 
@@ -10,8 +10,8 @@ Indexes. Matchable clients (every client-only gate passes) and open vacancies si
 (`grid.py`) and in numpy columns (`columns.py`). A vacancy reads the cells within the longest
 travel limit of the pool; a client reads the cells within its own; the rules then run in bulk
 over the rows read (`columns.score_pairs`, held equal to `rules.score` by a test). A rebuild
-joins the whole grid with itself at once (`eligible_pairs`). Sector is a factor, not a gate, so
-it does not prune.
+joins the whole grid with itself at once (`eligible_pairs`). Hours, sector and the rest are
+tested in bulk over what the area reads, so they need no index of their own.
 
 Incremental re-solve. A change re-solves only the affected vacancies (those changed, those a
 changed client is a candidate for or on) with every client of their candidate lists, holding the
