@@ -2,9 +2,9 @@
 
 The engine holds the partnership's clients and vacancies, indexes them by area so a change
 reads only the pairs it can affect (never the whole pool), keeps each vacancy's best eligible
-candidates and each client's best vacancies, and the live shortlists. `settle` takes what changed and returns the
-decisions (places to propose, matches to withdraw with their coded reason); the caller writes
-them. Pure: no I/O, no clock.
+candidates and each client's best vacancies, and the live shortlists. `settle` takes what
+changed and returns the decisions (places to propose, matches to withdraw with their coded
+reason); the caller writes them. Pure: no I/O, no clock.
 
 Indexes. Matchable clients (every client-only gate passes) and open vacancies sit in grid cells
 (`grid.py`) and in numpy columns (`columns.py`). A vacancy reads the cells within the longest
