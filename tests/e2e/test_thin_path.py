@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date
+from datetime import date, datetime
 
 from brokerage_client import JcpFeed, Platform, WebhookReceiver
 from brokerage_client.api import poll
@@ -168,9 +168,9 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
 
         # The inbox lists the same notifications, newest first.
         inbox = (await platform.as_("EB-01", "notifications").get("/inbox")).json()
-        assert [n["created_at"] for n in inbox] == sorted(
-            (n["created_at"] for n in inbox), reverse=True
-        )
+        # As times, not strings: a time on a whole second is written without a fraction.
+        times = [datetime.fromisoformat(n["created_at"]) for n in inbox]
+        assert times == sorted(times, reverse=True)
         ids = {n["notification_id"] for n in inbox}
         assert {p["notification_id"] for p in employer_hooks.payloads()} <= ids
 
