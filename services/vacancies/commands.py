@@ -18,7 +18,7 @@ from runtime.working_days import london_date
 from services.vacancies import domain
 from services.vacancies.domain import PLACEABLE, Vacancy
 from services.vacancies.store import VacanciesStore
-from services.vacancies.submissions import Submission
+from services.vacancies.submissions import Submission, check_guarantees
 
 
 async def submit(
@@ -57,11 +57,26 @@ async def submit(
 async def move(
     store: VacanciesStore, submission_id: str, action: str, now: datetime, wrap: Wrap, **kw: object
 ) -> Submission:
+    if action == "no-offer":
+        await _check_guarantees(store, submission_id, action)
     return await store.submissions.mutate(
         {"_id": submission_id},
         lambda s: s.apply(action, now, **kw),
         wrap,  # type: ignore[arg-type]
     )
+
+
+async def _check_guarantees(store: VacanciesStore, submission_id: str, action: str) -> None:
+    loaded = await store.submissions.get(submission_id)
+    if loaded is None:
+        raise NotFound("no such submission")
+    submission = loaded.aggregate
+    vacancy = await store.vacancies.get(submission.vacancy_id)
+    if vacancy is None or vacancy.aggregate.spec is None:
+        return
+    match = await store.match(submission.match_id) if submission.match_id else None
+    graduate = bool(match and match.get("priority"))
+    check_guarantees(action, submission, vacancy.aggregate.spec.guarantees, graduate)
 
 
 async def place(

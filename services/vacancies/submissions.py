@@ -21,7 +21,7 @@ from runtime.working_days import nth_working_day_from
 from schemas import vacancies as ev
 from schemas.base import EventData
 from schemas.types import EntityId, PartnershipId
-from schemas.vacancies import LIVE_SUBMISSION_STATUSES, SubmissionStatus
+from schemas.vacancies import LIVE_SUBMISSION_STATUSES, Guarantees, SubmissionStatus
 
 WORK_TRIAL_WORKING_DAYS = 15
 
@@ -154,6 +154,24 @@ class Submission(BaseModel):
         self.status = step.target
         self.history.append(HistoryEntry(status=step.target, at=at))
         return [_EVENT[step.target](**self._fields(), **extra)]
+
+
+def check_guarantees(
+    action: str, submission: Submission, guarantees: Guarantees, routeway_graduate: bool
+) -> None:
+    """What the employer committed to when scoping (the seed plans' guaranteed interviews, work
+    trials, and jobs for those who completed the vacancy's routeway): a `no-offer` before the
+    promised step, or to a routeway graduate under a job guarantee, is refused (409). The
+    candidate may still decline, not show, or leave a trial early."""
+    if action != "no-offer":
+        return
+    reached = {h.status for h in submission.history}
+    if guarantees.interview and "interview-scheduled" not in reached:
+        raise Conflict("the vacancy guarantees an interview: hold one before a no-offer")
+    if guarantees.work_trial and "work-trial" not in reached:
+        raise Conflict("the vacancy guarantees a work trial: offer one before a no-offer")
+    if guarantees.job and routeway_graduate:
+        raise Conflict("the vacancy guarantees a job to clients who completed its routeway")
 
 
 def work_trial_end(start: date) -> date:

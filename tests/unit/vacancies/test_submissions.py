@@ -125,3 +125,23 @@ def test_a_submission_is_seen_by_its_brokerage_jcp_and_operations_of_its_partner
     jcp = Principal("JCP-CW", "jcp", "cheshire-warrington")
     assert may_see_submission(jcp, s) and not may_manage_submission(jcp, s)
     assert may_see_submission(Principal("OPS", "operations", "*"), s)
+
+
+def test_a_no_offer_before_what_the_vacancy_guarantees_is_refused() -> None:
+    from runtime.errors import Conflict
+    from schemas.vacancies import Guarantees
+    from services.vacancies.submissions import check_guarantees
+
+    interview = Guarantees(interview=True)
+    fresh = submitted()
+    with pytest.raises(Conflict, match="interview"):
+        check_guarantees("no-offer", fresh, interview, routeway_graduate=False)
+    check_guarantees("declined", fresh, interview, routeway_graduate=False)  # the client may
+    fresh.apply("interview", AT, interview_at=AT)
+    check_guarantees("no-offer", fresh, interview, routeway_graduate=False)
+    with pytest.raises(Conflict, match="work trial"):
+        check_guarantees("no-offer", fresh, Guarantees(work_trial=True), routeway_graduate=False)
+    job = Guarantees(job=True)
+    check_guarantees("no-offer", fresh, job, routeway_graduate=False)
+    with pytest.raises(Conflict, match="routeway"):
+        check_guarantees("no-offer", fresh, job, routeway_graduate=True)
