@@ -64,6 +64,13 @@ CALLERS: dict[str, dict[str, str]] = {
     },
 }
 RELATIONS = ("other-partnership", "other-org", "own")  # refused first, admitted last
+# The records' vacancy is open but matches no client: the session's matching allocates other
+# tests' clients across every open vacancy of the partnership, and must not be drawn to ours.
+UNMATCHABLE = {
+    **SCOPE,
+    "required_skills": ["authorization matrix only"],
+    "min_qualification_level": 8,
+}
 OK = "admitted"
 
 
@@ -132,7 +139,9 @@ async def _records(services: dict[str, str], platform: Platform, feed: JcpFeed) 
     )
     vacancy = await _ok(await as_(eb01, "vacancies")("POST", "/vacancies", json=VACANCY), 201)
     vacancy_id = vacancy["vacancy_id"]
-    await _ok(await as_(eb01, "vacancies")("PUT", f"/vacancies/{vacancy_id}/scope", json=SCOPE))
+    await _ok(
+        await as_(eb01, "vacancies")("PUT", f"/vacancies/{vacancy_id}/scope", json=UNMATCHABLE)
+    )
 
     async def placed() -> str | None:
         r = await as_(eb01, "vacancies")(
@@ -222,7 +231,7 @@ def _bodies(records: dict[str, Any]) -> dict[tuple[str, str], Any]:
         ("PUT", "/clients/{client_id}/assessment"): ASSESSMENT,
         ("PUT", "/clients/{client_id}/action-plan"): {"items": []},
         ("POST", "/vacancies"): VACANCY,
-        ("PUT", "/vacancies/{vacancy_id}/scope"): SCOPE,
+        ("PUT", "/vacancies/{vacancy_id}/scope"): UNMATCHABLE,
         ("POST", "/vacancies/{vacancy_id}/close"): {"reason": "matrix"},
         ("POST", "/vacancies/{vacancy_id}/placements"): {
             "client_id": records["client_id"],
@@ -381,3 +390,14 @@ async def test_providers_see_only_the_placements_of_clients_they_lead(
         response = await platform.client.get(url, headers={"Authorization": f"Bearer {token}"})
         seen[who] = [p["client_id"] for p in response.json()["placements"]]
     assert seen == {"own": [records["client_id"]], "other-org": []}
+    await close(platform.client, services, records)
+
+
+async def close(
+    client: httpx.AsyncClient, services: dict[str, str], records: dict[str, Any]
+) -> None:
+    """Close the records' vacancy, so nothing of it stays open for the tests that follow."""
+    vacancy_id = records["params"]["vacancy_id"]
+    await _api(client, services["vacancies"], CALLERS["employer_brokerage"]["own"])(
+        "POST", f"/vacancies/{vacancy_id}/close", json={"reason": "done"}
+    )

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from brokerage_client import JcpFeed, Platform
 from runtime.access import AccessTable
-from tests.e2e.test_authorization_matrix import CALLERS, TABLES, _records
+from tests.e2e.test_authorization_matrix import CALLERS, TABLES, _records, close
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
 SKIP = {("GET", "/streams/tail")}
@@ -121,9 +121,12 @@ async def test_no_server_errors_and_answers_as_documented(
     services: dict[str, str], platform: Platform, jcp_feed: JcpFeed, service: str
 ) -> None:
     records = await _records(services, platform, jcp_feed)
-    sent, failures = await asyncio.to_thread(
-        _fuzz, services[service], TABLES[service], records["params"]
-    )
+    try:
+        sent, failures = await asyncio.to_thread(
+            _fuzz, services[service], TABLES[service], records["params"]
+        )
+    finally:
+        await close(platform.client, services, records)
     print(f"schemathesis {service}: {sent} requests, {len(failures)} failing operations")
     assert sent > 0
     assert not failures, "\n".join(failures)
