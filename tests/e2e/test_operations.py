@@ -9,6 +9,7 @@ the same bytes apply, and redriving them changes the client's benefit exactly on
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import os
 import signal
@@ -461,3 +462,96 @@ async def test_every_service_serves_prometheus_metrics_without_a_token(
         r = await http.get(_url(stack, name, "/metrics"))
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
         assert "handler_batch_seconds" in r.text and "outbox_backlog_events" in r.text
+
+
+async def test_a_skewed_shortlisting_raises_one_disparity_event(
+    stack: dict[str, Any], http: httpx.AsyncClient
+) -> None:
+    """25 carers and 25 refugees made job-ready; only the refugees shortlisted. The carers'
+    rate is 0 of the refugees' 1: below four fifths with at least 20 clients, so one
+    `operations.fairness.disparity-detected`, once however often the monitor checks. The
+    services' events are published as the services would (the topics are the contract), in
+    the `unassigned` partnership, which no other test's clients reach."""
+    import json
+
+    from aiokafka import AIOKafkaProducer
+
+    from runtime.events import to_cloudevent
+    from schemas import matching, referrals
+    from schemas.topics import topic_for
+    from tests.integration.conftest import read_topic
+
+    run = uuid.uuid4().hex[:8]
+    profile = {
+        "skills": ["customer service"], "qualification_level": 2, "literacy": "level_1",
+        "numeracy": "level_1", "preferred_sectors": ["retail"],
+        "location": {"postcode_district": "WA1", "lat": 53.39, "lon": -2.59},
+        "max_travel_km": 10, "available_hours_per_week": 30, "ward": "Nowhere",
+        "consent_scopes": ["providers"], "partnership": "unassigned",
+    }  # fmt: skip
+    events = []
+    for group in ("carer", "refugee"):
+        for n in range(25):
+            client_id = f"CL-FAIR-{run}-{group}-{n}"
+            events.append(
+                referrals.ClientJobReady(client_id=client_id, priority_groups=[group], **profile)
+            )
+            if group == "refugee":
+                events.append(
+                    matching.MatchProposed(
+                        match_id=f"MT-FAIR-{run}-{n}", vacancy_id=f"VAC-FAIR-{run}",
+                        client_id=client_id, employer_id="E-FAIR", brokerage_id="EB-FAIR",
+                        score=0.9, reasons=[], rules_version="test", partnership="unassigned",
+                    )
+                )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=stack["bootstrap"], acks="all")
+    await producer.start()
+    try:
+        for data in events:
+            event = to_cloudevent(data, source="/tests/fairness")
+            await producer.send_and_wait(
+                topic_for(event.type).name,
+                event.model_dump_json(exclude_none=True).encode(),
+                key=event.subject.encode(),
+            )
+    finally:
+        await producer.stop()
+
+    month = datetime.now(UTC).strftime("%Y-%m")
+
+    def ours(records: list) -> list[dict]:
+        found = {}
+        for r in records:
+            e = json.loads(r.value)
+            d = e["data"]
+            if e["type"] == "operations.fairness.disparity-detected" and (
+                d["partnership"] == "unassigned" and d["month"] == month
+            ):
+                found[e["id"]] = d
+        return list(found.values())
+
+    records = await read_topic(
+        stack["bootstrap"],
+        "operations.events.v1",
+        until=lambda rs: any(d["group"] == "carer" for d in ours(rs)),
+        timeout=60,
+    )
+    carers = [d for d in ours(records) if d["group"] == "carer" and d["measure"] == "shortlisted"]
+    assert len(carers) == 1, "one disparity per group, measure and month"
+    assert carers[0]["clients"] >= 25 and carers[0]["selected"] == 0 and carers[0]["ratio"] < 0.8
+    assert not [d for d in ours(records) if d["group"] == "refugee"], "the top group is not one"
+    # Checked again and again by the monitor (every second here): still one.
+    await asyncio.sleep(3)
+    again = await read_topic(
+        stack["bootstrap"], "operations.events.v1", until=lambda rs: len(rs) >= len(records)
+    )
+    assert len([d for d in ours(again) if d["group"] == "carer"]) == 1
+
+    table = await _ok(
+        await http.get(
+            _url(stack, "operations", "/fairness"),
+            params={"measure": "shortlisted"},
+            headers=OPS_NATIONAL,
+        )
+    )
+    assert all(set(row) >= {"group", "clients", "selected", "rate", "ratio"} for row in table)
