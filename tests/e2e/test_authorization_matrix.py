@@ -40,11 +40,14 @@ TABLES: dict[str, AccessTable] = {
     "operations": OPERATIONS,
 }
 
-# role -> relation to the records made below -> token
+# role -> relation to the records made below -> token. The records belong to organisations
+# the dev tokens lack (conftest.EXTRA_TOKENS) wherever the role allows, so the notifications
+# they cause reach no organisation that other tests watch; the provider is P-01, whose
+# `retail-routeway` admits the client.
 CALLERS: dict[str, dict[str, str]] = {
     "jcp": {
-        "own": "dev-jcp-token",  # JCP-CW, which made the referral
-        "other-org": "e2e-jcp-cw2-token",
+        "own": "e2e-jcp-cw2-token",  # JCP-CW2, which made the referral
+        "other-org": "dev-jcp-token",
         "other-partnership": "dev-jcp-bcbc-token",
     },
     "provider": {
@@ -53,13 +56,13 @@ CALLERS: dict[str, dict[str, str]] = {
         "other-partnership": "dev-provider-p03-token",
     },
     "employer_brokerage": {
-        "own": "dev-employer-eb01-token",  # the vacancy's brokerage
-        "other-org": "e2e-employer-eb03-token",
+        "own": "e2e-employer-eb03-token",  # the vacancy's brokerage
+        "other-org": "dev-employer-eb01-token",
         "other-partnership": "dev-employer-eb02-token",
     },
     "operations": {
-        "own": "dev-operations-token",
-        "other-org": "e2e-operations-cw2-token",
+        "own": "e2e-operations-cw2-token",
+        "other-org": "dev-operations-token",
         "other-partnership": "dev-operations-bcbc-token",
     },
 }
@@ -374,6 +377,7 @@ async def test_every_cell_of_role_endpoint_organisation_partnership(
                             f"{status}, expected {want}"
                         )
     print(f"authorization matrix: {cells} cells")
+    await close(client, services, records)
     assert not wrong, "\n".join(wrong)
     assert cells > 500
 
@@ -396,8 +400,23 @@ async def test_providers_see_only_the_placements_of_clients_they_lead(
 async def close(
     client: httpx.AsyncClient, services: dict[str, str], records: dict[str, Any]
 ) -> None:
-    """Close the records' vacancy, so nothing of it stays open for the tests that follow."""
+    """Leave nothing that other tests' matching could use: the records' vacancy closed, and the
+    client (whom the fuzzing may have assessed, made job-ready and taken out of work) without
+    `providers` consent, a gate of every match."""
     vacancy_id = records["params"]["vacancy_id"]
     await _api(client, services["vacancies"], CALLERS["employer_brokerage"]["own"])(
         "POST", f"/vacancies/{vacancy_id}/close", json={"reason": "done"}
     )
+    await _api(client, services["referrals"], CALLERS["jcp"]["own"])(
+        "POST",
+        f"/clients/{records['client_id']}/consent/withdraw",
+        json={"scopes": ["providers", "employers"]},
+    )
+    lag = _api(client, services["operations"], CALLERS["operations"]["own"])
+
+    async def settled() -> bool:
+        # The session's services have read all we caused, so no later test shares a batch.
+        rows = (await lag("GET", "/streams/lag")).json()
+        return all(r["lag"] == 0 for r in rows if str(r["group"]).endswith("-e2e"))
+
+    await poll(settled, timeout=60, interval=0.5, what="the session's consumers to catch up")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,17 +50,18 @@ SPECIAL = re.compile(
     r"\bbenefit\b|\b(JSA|ESA|IS_LP|UC)\b",
     re.IGNORECASE,
 )
-# The employer's own vacancy (its person specification names the groups it targets) is its
-# own writing, not a client's: those fields are left out of the special-category scan.
-EMPLOYERS_OWN = {"target_priority_groups", "target_wards"}
+# The employer's own vacancy (its title, sector, and the groups its person specification
+# targets) is its own writing, not a client's: those fields are left out of the
+# special-category scan ("health and social care" is a sector, not a client's health).
+EMPLOYERS_OWN = {"target_priority_groups", "target_wards", "title", "sector", "description"}
 
 
 def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     """(path, text) of every key and string value in a JSON document."""
     if isinstance(value, dict):
         for k, v in value.items():
-            yield f"{path}.{k}", f"{k}"
             if k not in EMPLOYERS_OWN:
+                yield f"{path}.{k}", f"{k}"
                 yield from _strings(v, f"{path}.{k}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -100,32 +102,33 @@ def special_categories(document: Any) -> list[str]:
 
 
 async def _every_record(bootstrap: str) -> list[tuple[str, bytes]]:
-    names = [t.name for t in TOPICS] + [t.dlq for t in TOPICS]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    # Each topic and its dead-letter twin have the registry's partition count.
+    partitions = [
+        TopicPartition(name, p)
+        for t in TOPICS
+        for name in (t.name, t.dlq)
+        for p in range(t.partitions)
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     records: list[tuple[str, bytes]] = []
     try:
-        partitions = [
-            TopicPartition(name, p)
-            for name in names
-            for p in sorted(await consumer.partitions_for_topic(name) or [])
-        ]
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
-        remaining = {tp for tp, end in ends.items() if end > 0}
-        while remaining:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            if not batch:
-                remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
-                continue
+        ends = await consumer.end_offsets(partitions)
+        pending = {tp for tp, end in ends.items() if end > 0}
+        deadline = time.monotonic() + 120
+        while pending and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
             for tp, messages in batch.items():
                 for m in messages:
                     records.append((tp.topic, m.value or b""))
                     for _, header in m.headers or ():
                         records.append((f"{tp.topic} header", header or b""))
-                if messages and messages[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
+            pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
+        assert not pending, f"could not read {sorted(map(str, pending))} to its end"
     finally:
         await consumer.stop()
     return records
