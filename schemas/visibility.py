@@ -30,6 +30,27 @@ def employer_withdrawal_reason(reason: str) -> str:
     return "no-longer-available" if reason in _HIDDEN_WITHDRAWALS else reason
 
 
+# How a placement ended, and the revolving door, can say that the client claimed benefit again:
+# an employer reads a neutral end, never the reclaim.
+_BENEFIT_REVEALING_ENDS = frozenset({"returned-to-benefit"})
+_BENEFIT_REVEALING_FIELDS = ("revolving_door", "reclaim_date")
+EMPLOYER_HIDDEN_EVENT_TYPES = frozenset({"vacancies.placement.revolving-door"})
+"""Events about the client's benefit only: no employer hears of them at all."""
+
+
+def employer_end_reason(reason: str | None) -> str | None:
+    return "ended" if reason in _BENEFIT_REVEALING_ENDS else reason
+
+
+def employer_view_of_placement(placement: dict[str, Any]) -> dict[str, Any]:
+    """A placement (or a placement event's data) as an employer may read it."""
+    view = {k: v for k, v in placement.items() if k not in _BENEFIT_REVEALING_FIELDS}
+    for key in ("end_reason", "reason"):
+        if key in view:
+            view[key] = employer_end_reason(view[key])
+    return view
+
+
 def employer_visible_reasons(reasons: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in reasons if r.get("factor") in EMPLOYER_VISIBLE_FACTORS]
 

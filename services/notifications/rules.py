@@ -15,7 +15,12 @@ from runtime.principal import EVERY_PARTNERSHIP, Principal
 from schemas import matching, operations, referrals
 from schemas.envelope import CloudEvent
 from schemas.topics import MATCH_EVENTS, VACANCY_EVENTS
-from schemas.visibility import employer_view_of_match, employer_withdrawal_reason
+from schemas.visibility import (
+    EMPLOYER_HIDDEN_EVENT_TYPES,
+    employer_view_of_match,
+    employer_view_of_placement,
+    employer_withdrawal_reason,
+)
 
 Audience = Literal["provider", "employer_brokerage", "jcp", "operations"]
 
@@ -60,6 +65,8 @@ def recipients(event: CloudEvent, client_providers: set[str]) -> list[Recipient]
     if event.type in MATCH_TYPES:
         providers = [Recipient(p, "provider") for p in sorted(client_providers)]
         return [*providers, Recipient(data["brokerage_id"], "employer_brokerage")]
+    if event.type in EMPLOYER_HIDDEN_EVENT_TYPES:
+        return []  # about the client's benefit: no employer hears of it
     if event.type in VACANCY_TYPES:
         return [Recipient(data["brokerage_id"], "employer_brokerage")]
     return []
@@ -113,6 +120,8 @@ def reduce_for(event: CloudEvent, audience: Audience) -> dict[str, Any]:
     if audience == "employer_brokerage" and event.type == matching.MatchWithdrawn.event_type:
         reason = employer_withdrawal_reason(str(event.data.get("reason", "")))
         envelope["data"] = {**event.data, "reason": reason}
+    if audience == "employer_brokerage" and event.type.startswith("vacancies.placement."):
+        envelope["data"] = employer_view_of_placement(event.data)
     return envelope
 
 

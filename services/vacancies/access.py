@@ -16,6 +16,7 @@ from fastapi import Depends
 
 from runtime.access import RUNTIME_RULES, AccessTable, caller, rule
 from runtime.principal import Principal
+from schemas.visibility import employer_end_reason
 from services.vacancies.domain import Vacancy
 
 BROKERAGE = ("employer_brokerage",)
@@ -76,6 +77,17 @@ Caller = Annotated[Principal, Depends(caller(ACCESS))]
 def vacancy_for(principal: Principal, vacancy: Vacancy) -> Vacancy:
     """The vacancy as the caller may read it: a provider sees the placements of the clients it
     leads (the one provider each placement credits) and no other client's."""
+    if principal.is_("employer_brokerage"):
+        # How a placement ended can say the client claimed benefit again: a neutral end.
+        placements = [
+            p.model_copy(update={
+                "end_reason": employer_end_reason(p.end_reason),
+                "revolving_door": None,
+                "reclaim_date": None,
+            })
+            for p in vacancy.placements
+        ]  # fmt: skip
+        return vacancy.model_copy(update={"placements": placements})
     if not principal.is_("provider"):
         return vacancy
     mine = [p for p in vacancy.placements if p.lead_provider_id == principal.org_id]

@@ -82,7 +82,9 @@ class Placement(BaseModel):
     sustained_weeks: list[int] = Field(default_factory=list, max_length=len(SUSTAINMENT_WEEKS))
     ended: date | None = None
     end_reason: ShortText | None = None
-    revolving_door: bool = False
+    revolving_door: bool | None = Field(
+        default=False, description="Not disclosed (null) to employers: it tells of a reclaim."
+    )
     reclaim_date: date | None = None
 
     def sustainment_day(self, weeks: int) -> date:

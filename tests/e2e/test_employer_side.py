@@ -29,6 +29,7 @@ import pytest
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
+from schemas.visibility import EMPLOYER_HIDDEN_EVENT_TYPES, employer_view_of_placement
 from tests.conftest import Infrastructure
 from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
 from tests.integration.conftest import read_topic
@@ -61,7 +62,7 @@ SCOPE = {
 # candidate or submission not even the names of those fields, nor of a gate.
 # The services the employer side needs (notifications has tests of its own).
 EMPLOYER_SIDE = ("referrals", "matching", "vacancies")
-NEVER = ("lone_parent", "health_condition", "IS_LP", "Bewsey")
+NEVER = ("lone_parent", "health_condition", "IS_LP", "Bewsey", "returned-to-benefit")
 NEVER_OF_A_CLIENT = ("priority", "benefit", "target_group", "gate", "ward")
 
 
@@ -317,14 +318,24 @@ async def test_from_a_match_to_sustained_work_and_the_revolving_door(
         {"claimant_ref": claimant_ref, "reclaim_date": "2027-06-21", "benefit": "UC"},
     )
 
+    # JCP reads the revolving door; the employer only that the placement ended (a reclaim is
+    # benefit data, which never reaches an employer).
+    jcp_view = platform.as_("jcp", "vacancies")
+
     async def revolving() -> list[dict] | None:
-        placements = (await _vacancy(brokerage, vacancy_id))["placements"]
+        placements = (await _vacancy(jcp_view, vacancy_id))["placements"]
         return placements if all(p["revolving_door"] for p in placements) else None
 
     placements = {p["placement_id"]: p for p in await poll(revolving, timeout=30, what="reclaims")}
     assert placements[placement_id]["end_reason"] == "returned-to-benefit"
     assert placements[placement_id]["ended"] == "2027-06-21"
     assert placements[other_placement]["end_reason"] == "contract ended"
+    seen = {p["placement_id"]: p for p in (await _vacancy(brokerage, vacancy_id))["placements"]}
+    assert seen[placement_id]["end_reason"] == "ended" and seen[placement_id]["ended"]
+    assert (
+        seen[placement_id]["revolving_door"] is None and seen[placement_id]["reclaim_date"] is None
+    )
+    _employer_safe(seen)
 
     # --- Each timer's effect once, and what the events say ----------------------------------------
     def of_vacancy(records: list) -> list[dict]:
@@ -366,5 +377,10 @@ async def test_from_a_match_to_sustained_work_and_the_revolving_door(
         if e["type"] == "vacancies.placement.ended" and e["data"]["revolving_door"]
     ]  # fmt: skip
     assert returned["placement_id"] == placement_id
+    # What the topic's events look like as employers receive them (the notifications service
+    # applies the same rule to their webhooks and inbox; the topic itself is internal).
     for event in events:
-        _employer_safe(event["data"])
+        if event["type"] in EMPLOYER_HIDDEN_EVENT_TYPES:
+            continue
+        data = event["data"]
+        _employer_safe(employer_view_of_placement(data) if ".placement." in event["type"] else data)

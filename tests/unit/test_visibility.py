@@ -141,3 +141,16 @@ def test_employer_webhooks_of_matches_carry_no_group_gate_or_priority() -> None:
         text = str(reduce_for(event, "employer_brokerage"))
         for never in ("disability", "lone_parent", "Bewsey", "priority", "target", "gate-failed"):
             assert never not in text, never
+
+
+def test_an_employer_never_learns_that_a_placement_ended_in_a_reclaim() -> None:
+    from schemas.visibility import (
+        EMPLOYER_HIDDEN_EVENT_TYPES,
+        employer_end_reason,
+        employer_view_of_placement,
+    )
+
+    ended = {"placement_id": "PL-1", "reason": "returned-to-benefit", "revolving_door": True}
+    assert employer_view_of_placement(ended) == {"placement_id": "PL-1", "reason": "ended"}
+    assert employer_end_reason("contract ended") == "contract ended"
+    assert "vacancies.placement.revolving-door" in EMPLOYER_HIDDEN_EVENT_TYPES
