@@ -29,9 +29,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -412,7 +414,9 @@ class EventConsumer:
                 self._consumer.seek(tp, records[0].offset)
             retry = type(outcome).__name__
             if not isinstance(outcome, RETRY_WITHOUT_LIMIT):
-                log.error("consumer.batch_failed", error=retry, exc_info=outcome)
+                # Where, not what: an exception's message (a validation error's, say) can
+                # carry input values, which never reach the logs.
+                log.error("consumer.batch_failed", error=retry, where=_frames(outcome))
         if done:
             try:
                 await self._consumer.commit(done)
@@ -421,3 +425,9 @@ class EventConsumer:
                 # the effects stored here are recognised as applied.
                 self._errors.report("commit", "consumer.commit_failed", error=type(exc).__name__)
         return retry
+
+
+def _frames(exc: BaseException, last: int = 6) -> list[str]:
+    """The innermost frames of an exception as `file:line:function`, without its message."""
+    frames = traceback.extract_tb(exc.__traceback__)[-last:]
+    return [f"{Path(f.filename).name}:{f.lineno}:{f.name}" for f in frames]
