@@ -135,3 +135,62 @@ def infrastructure() -> Iterator[Infrastructure]:
         )
         asyncio.run(_prepare(infra.kafka_bootstrap_servers))
         yield infra
+
+
+# --- Consumer groups of a test's own services --------------------------------------------------
+
+# What each service's consumer group reads (its app.py's `rt.consume`): services also read their
+# own topic, where they react to their own events (deadlines, places, sustainment).
+CONSUMES: dict[str, tuple[str, ...]] = {
+    "referrals": ("jcp.claimant-events.v1", "referrals.events.v1", "vacancies.events.v1"),
+    "vacancies": ("matching.events.v1", "referrals.events.v1", "vacancies.events.v1"),
+    "matching": ("referrals.events.v1", "vacancies.events.v1"),
+    "notifications": (
+        "referrals.events.v1",
+        "vacancies.events.v1",
+        "matching.events.v1",
+        "operations.events.v1",
+    ),
+    "operations": ("referrals.events.v1", "vacancies.events.v1", "matching.events.v1"),
+}
+
+
+def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
+    """Commit the current end of what each service consumes for its (new) group, before it
+    starts: a test's own services then begin where the topics end now, instead of working
+    through every earlier test's events first (a new group in production starts at the
+    beginning, which is right there and slow here). `groups` maps service to group id."""
+
+    async def commit_ends() -> None:
+        from aiokafka import TopicPartition
+        from aiokafka.structs import OffsetAndMetadata
+
+        from schemas.topics import TOPICS
+
+        partitions = {t.name: t.partitions for t in TOPICS}
+        probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await probe.start()
+        try:
+            everything = [
+                TopicPartition(n, p) for n, count in partitions.items() for p in range(count)
+            ]
+            ends = await probe.end_offsets(everything)
+        finally:
+            await probe.stop()
+        for service, group in groups.items():
+            tps = [tp for tp in everything if tp.topic in CONSUMES[service]]
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+            )
+            await consumer.start()
+            try:
+                consumer.assign(tps)
+                await consumer.commit({tp: OffsetAndMetadata(ends[tp], "") for tp in tps})
+            finally:
+                await consumer.stop()
+
+    # In a thread of its own: a fixture may run while the session's event loop is set.
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, commit_ends()).result()

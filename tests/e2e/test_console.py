@@ -25,7 +25,7 @@ from brokerage_client import JcpFeed
 from brokerage_client.api import poll
 from runtime.supervisor import start_services, stop_services, wait_ready
 from services.operations.console import screenshots
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, start_groups_at_end
 from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
 
 pytestmark = pytest.mark.e2e
@@ -69,6 +69,9 @@ def stack(
     }
     groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in names}
     log_dir = Path(tmp_path_factory.mktemp("console-logs"))
+    start_groups_at_end(
+        infrastructure.kafka_bootstrap_servers, {n: e["KAFKA_GROUP_ID"] for n, e in groups.items()}
+    )
     processes = start_services(log_dir, ports=ports, env=env, per_service_env=groups)
     try:
         wait_ready(processes, timeout=120)

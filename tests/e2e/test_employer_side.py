@@ -30,7 +30,7 @@ from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
 from schemas.visibility import EMPLOYER_HIDDEN_EVENT_TYPES, employer_view_of_placement
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, start_groups_at_end
 from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
 from tests.integration.conftest import read_topic
 
@@ -87,6 +87,9 @@ def employer_side(
     }
     groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in EMPLOYER_SIDE}
     log_dir = Path(tmp_path_factory.mktemp("employer-side-logs"))
+    start_groups_at_end(
+        infrastructure.kafka_bootstrap_servers, {n: e["KAFKA_GROUP_ID"] for n, e in groups.items()}
+    )
     processes = start_services(
         log_dir,
         ports={name: _free_port() for name in EMPLOYER_SIDE},

@@ -28,7 +28,7 @@ import pytest
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, start_groups_at_end
 from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
 
 pytestmark = pytest.mark.e2e
@@ -86,6 +86,9 @@ def engine_services(
         "MONGODB_DB_PREFIX": prefix,
         "TOKENS_FILE": str(TOKENS),
     }
+    start_groups_at_end(
+        infrastructure.kafka_bootstrap_servers, {n: f"{n}-{prefix}" for n in SERVICES_NEEDED}
+    )
     processes = start_services(
         Path(tmp_path_factory.mktemp("matching-engine-logs")),
         ports={name: _free_port() for name in SERVICES_NEEDED},

@@ -28,7 +28,7 @@ import pytest
 from brokerage_client import JcpFeed
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import REPO, Infrastructure
+from tests.conftest import REPO, Infrastructure, start_groups_at_end
 from tests.e2e.conftest import TOKENS, claimant
 
 pytestmark = pytest.mark.e2e
@@ -65,6 +65,9 @@ def stack(
     }
     groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in names}
     log_dir = Path(tmp_path_factory.mktemp("operations-logs"))
+    start_groups_at_end(
+        infrastructure.kafka_bootstrap_servers, {n: e["KAFKA_GROUP_ID"] for n, e in groups.items()}
+    )
     processes = start_services(log_dir, ports=ports, env=env, per_service_env=groups)
     try:
         wait_ready(processes, timeout=120)

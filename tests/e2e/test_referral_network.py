@@ -21,7 +21,7 @@ import pytest
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, start_groups_at_end
 from tests.e2e.conftest import TOKENS, claimant
 from tests.integration.conftest import read_topic
 
@@ -41,7 +41,13 @@ def _free_port() -> int:
 
 
 def _start(
-    infrastructure: Infrastructure, log_dir: Path, prefix: str, services: dict[str, int], **kw: Any
+    infrastructure: Infrastructure,
+    log_dir: Path,
+    prefix: str,
+    services: dict[str, int],
+    *,
+    at_end: bool = True,
+    **kw: Any,
 ) -> list:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
@@ -53,6 +59,10 @@ def _start(
         "SEATS_RECONCILE_SECONDS": "2",
     }
     groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in services}
+    if at_end:
+        start_groups_at_end(
+            infrastructure.kafka_bootstrap_servers, {n: f"{n}-{prefix}" for n in services}
+        )
     processes = start_services(log_dir, ports=services, env=env, per_service_env=groups, **kw)
     wait_ready(processes, timeout=120)
     return processes
@@ -355,6 +365,7 @@ async def test_client_ids_are_the_same_after_a_rebuild_from_the_topics(
         Path(tmp_path_factory.mktemp("rebuild-logs")),
         f"rebuilt_{uuid.uuid4().hex[:8]}",
         {"referrals": port},
+        at_end=False,  # a rebuild reads the topics from the start
     )
     try:
         fresh = Platform.with_dev_tokens(

@@ -28,7 +28,7 @@ from aiosmtpd.controller import Controller
 from brokerage_client import Platform
 from brokerage_client.api import poll
 from runtime.supervisor import start_services, stop_services, wait_ready
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, start_groups_at_end
 from tests.e2e.conftest import TOKENS, VACANCY
 
 pytestmark = pytest.mark.e2e
@@ -83,6 +83,7 @@ def trust(
         "WEBHOOK_BACKOFF_SECONDS": "0.3",
         "DELIVERY_POLL_SECONDS": "0.2",
     }
+    start_groups_at_end(infrastructure.kafka_bootstrap_servers, {n: f"{n}-{prefix}" for n in names})
     processes = start_services(
         Path(tmp_path_factory.mktemp("trust-logs")),
         ports={name: _free_port() for name in names},
