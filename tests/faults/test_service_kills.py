@@ -69,7 +69,10 @@ class Flow:
             posted = await brokerage.post("/vacancies", VACANCY)
             assert posted.status_code == 201, posted.text
             vacancy_id = posted.json()["vacancy_id"]
-            scope = {**SCOPE, "target_wards": [self.ward]}
+            # Room on the shortlist for every flow client: the allocation keeps each vacancy
+            # within its shortlist size (3 x positions unless set), and the test counts a
+            # match for every pair.
+            scope = {**SCOPE, "target_wards": [self.ward], "shortlist_size": FLOW_CLIENTS}
             scoped = await brokerage.put(f"/vacancies/{vacancy_id}/scope", scope)
             assert scoped.status_code == 200, scoped.text
             self.vacancies.append(vacancy_id)
