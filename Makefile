@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test venv browser lint unit integration e2e faults schemas topics infra-up infra-down \
+.PHONY: load run test venv browser lint unit integration e2e faults schemas topics infra-up infra-down \
         infra-status bench lock clean
 
 run: venv ## Start infrastructure, the four services and the demo (CLOCK_CONTROL=1: movable clocks); Ctrl-C stops it all
@@ -43,6 +43,9 @@ e2e: venv
 
 faults: venv
 	$(PY) -m pytest tests/faults
+
+load: venv ## The operations CLI importing 10,000 claimants (not in make test: it floods the topics)
+	LOAD_TESTS=1 $(PY) -m pytest tests/e2e/test_operations.py -k cli_imports
 
 schemas: venv ## Regenerate schemas/jsonschema after changing an event model
 	$(PY) -m schemas.export

@@ -89,7 +89,7 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
             found = (await operations.get("/matches", vacancy_id=vacancy_id)).json()
             return [m for m in found if m["client_id"] == client_id]
 
-        (match,) = await poll(proposed, timeout=30, what="the match")
+        (match,) = await poll(proposed, timeout=90, what="the match")
         assert match["status"] == "proposed"
         assert 0.5 <= match["score"] <= 1
         assert abs(sum(r["weight"] * r["value"] for r in match["reasons"]) - match["score"]) < 1e-3
@@ -107,7 +107,7 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
             shortlist = (await brokerage.get(f"/vacancies/{vacancy_id}/shortlist")).json()
             return [c for c in shortlist if c["client_id"] == client_id and "details" in c]
 
-        (candidate,) = await poll(shortlisted, timeout=30, what="the shortlist")
+        (candidate,) = await poll(shortlisted, timeout=90, what="the shortlist")
         assert candidate["client_id"] == client_id and candidate["score"] == match["score"]
         assert "target_group" not in {r["factor"] for r in candidate["reasons"]}
         assert candidate["details"]["skills"] == ["Customer Service", "cash handling"]
@@ -144,8 +144,8 @@ async def test_a_claimant_is_matched_placed_and_everyone_is_told(
                 employer_hooks
             )
 
-        await poll(provider_told, timeout=30, what="provider webhooks")
-        await poll(employer_told, timeout=45, what="employer webhooks (after retries)")
+        await poll(provider_told, timeout=90, what="provider webhooks")
+        await poll(employer_told, timeout=90, what="employer webhooks (after retries)")
         assert employer_hooks.deliveries >= 4, "the two refused deliveries were retried"
         for receiver in (provider_hooks, employer_hooks):
             assert receiver.bad_signatures == 0
