@@ -266,7 +266,7 @@ async def test_streams_show_lag_and_the_live_tail_without_claimant_refs(
     assert await page.locator("#lag-chart rect").count() >= 1
 
     await page.click("#tail-toggle")
-    await page.wait_for_selector("#tail-status:has-text('Tailing')", timeout=20_000)
+    await page.wait_for_selector("#tail-status:has-text('Tailing')", timeout=60_000)
     ref = f"CLM-{uuid.uuid4().hex[:10]}"
     async with JcpFeed(infrastructure.kafka_bootstrap_servers) as feed:
         # A ward of its own: the ward of `data` keeps its four clients for the journeys.
@@ -276,7 +276,7 @@ async def test_streams_show_lag_and_the_live_tail_without_claimant_refs(
     # The client's registration, in its partnership; JCP's own record names none, so only
     # national operations would see it.
     row = page.locator("#tail-rows tr", has_text=client_id)
-    await row.wait_for(timeout=20_000)
+    await row.wait_for(timeout=60_000)
     assert "referrals.client.registered" in await row.inner_text()
     await page.click("#tail-toggle")
     body = await page.inner_text("body")
