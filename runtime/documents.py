@@ -16,6 +16,7 @@ did not come with a position). A redelivered event finds itself there and has no
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -287,7 +288,9 @@ class DocumentStore(Generic[A]):
             try:
                 await self.save(loaded, wrap(events))
             except StaleAggregate:
-                await asyncio.sleep(0.01 * 2**attempt)
+                # Capped and jittered, so writers contending for one hot document (a provider's
+                # places) spread out instead of colliding again in step.
+                await asyncio.sleep(min(0.01 * 2**attempt, 0.2) * (0.5 + random.random()))
                 continue
             return loaded.aggregate
         raise Conflict(f"gave up after {attempts} concurrent updates; try again")

@@ -26,6 +26,9 @@ from services.referrals.domain import Actor, Referral
 from services.referrals.eligibility import Applicant, failures
 from services.referrals.store import ReferralsStore
 
+PLACE_ATTEMPTS = 30
+"""Tries of a write to a provider's places before answering 409 (it is one hot document)."""
+
 
 class Ineligible(Invalid):
     error = "ineligible"
@@ -97,7 +100,8 @@ async def create_referral(
         decided[:] = [status]
         return events
 
-    await store.providers.mutate({"_id": provider_id}, take, wrap)
+    # One document counts a provider's places, so it is contended: many tries, jittered.
+    await store.providers.mutate({"_id": provider_id}, take, wrap, attempts=PLACE_ATTEMPTS)
     referral, events = Referral.create(
         referral_id=referral_id,
         client_id=client_id,
@@ -133,7 +137,9 @@ async def free_place(store: ReferralsStore, referral: Referral, now: datetime, w
         return [*events, *more]
 
     try:
-        await store.providers.mutate({"_id": referral.provider_id}, give_back, wrap)
+        await store.providers.mutate(
+            {"_id": referral.provider_id}, give_back, wrap, attempts=PLACE_ATTEMPTS
+        )
     except NotFound:
         return
     await release(store, released, now, wrap)
@@ -259,7 +265,7 @@ async def put_programme(
         released[:] = ids
         return [*events, *more]
 
-    updated = await store.providers.mutate({"_id": provider_id}, put, wrap)
+    updated = await store.providers.mutate({"_id": provider_id}, put, wrap, attempts=PLACE_ATTEMPTS)
     await release(store, released, now, wrap)
     return updated
 
@@ -285,6 +291,8 @@ async def set_capacity(
         released[:] = ids
         return [*events, *more]
 
-    updated = await store.providers.mutate({"_id": provider_id}, set_places, wrap)
+    updated = await store.providers.mutate(
+        {"_id": provider_id}, set_places, wrap, attempts=PLACE_ATTEMPTS
+    )
     await release(store, released, now, wrap)
     return updated

@@ -57,7 +57,9 @@ async def _reconcile_programme(
         released[:] = ids
         return events
 
-    await store.providers.mutate({"_id": provider_id}, repair, wrap)
+    await store.providers.mutate(
+        {"_id": provider_id}, repair, wrap, attempts=commands.PLACE_ATTEMPTS
+    )
     await commands.release(store, [*released, *held_on_hold], now, wrap)
     return len(released)
 
