@@ -40,12 +40,16 @@ class Notification(BaseModel):
     @classmethod
     def for_recipient(cls, event: CloudEvent, recipient: Recipient) -> Notification:
         notification_id = derived_id("NT", event.id, recipient.org_id)
-        created_at = event.time.astimezone(UTC)
+        # To the millisecond, as a BSON date keeps it: the inbox is sorted by the stored time,
+        # so the times it shows must be those, or two notifications of one millisecond would
+        # appear out of order.
+        exact = event.time.astimezone(UTC)
+        created_at = exact.replace(microsecond=exact.microsecond // 1000 * 1000)
         payload = {
             "notification_id": notification_id,
             "org_id": recipient.org_id,
             "kind": event.type,
-            "created_at": created_at.isoformat().replace("+00:00", "Z"),
+            "created_at": created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "event": reduce_for(event, recipient.audience),
         }
         return cls(

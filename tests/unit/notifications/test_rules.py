@@ -78,6 +78,16 @@ def test_the_same_event_gives_the_same_notification_byte_for_byte() -> None:
     assert set(payload) == {"notification_id", "org_id", "kind", "created_at", "event"}
 
 
+def test_a_notification_shows_the_time_the_inbox_sorts_by() -> None:
+    """A BSON date keeps milliseconds: the payload's time is the stored one, so two
+    notifications of one millisecond never read as out of order in the inbox."""
+    at = datetime(2026, 12, 7, 19, 19, 59, 414421, tzinfo=UTC)
+    event = REFERRAL.model_copy(update={"time": at})
+    notification = Notification.for_recipient(event, Recipient("P-01", "provider"))
+    assert notification.created_at == at.replace(microsecond=414000)
+    assert notification.payload()["created_at"] == "2026-12-07T19:19:59.414Z"
+
+
 def test_a_delivery_retries_with_backoff_then_fails_once() -> None:
     notification = Notification.for_recipient(REFERRAL, Recipient("P-01", "provider"))
     now = datetime(2026, 11, 23, tzinfo=UTC)
