@@ -12,6 +12,12 @@ replica takes the lease (one scan of the partnership's clients, vacancies and li
 bounded by the partnership's pool: about 1 s per 10,000 clients on FerretDB), then changed by
 reading only the queued clients and vacancies by `_id`. A lease whose epoch moved (another
 replica held it in between) means a rebuild too.
+
+The engine and the store never part ways: the engine decides, the store is written, and if any
+write fails (the database away, a write lost to a race, the lease taken while writing) the
+engine is dropped and the next pass rebuilds it from the store and settles the same queue
+entries again. A long write renews the lease as it goes (`runtime/leases.py`: a real
+compare-and-set, FerretDB included), so two replicas never allocate one partnership at once.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -27,9 +34,11 @@ from typing import Any
 
 import structlog
 
+from runtime.backoff import Backoff
 from runtime.documents import AlreadyExists
 from runtime.errors import NotFound
 from runtime.events import enveloper
+from runtime.log_once import RepeatedErrors
 from services.matching.domain import Match, match_id_for
 from services.matching.engine import Decisions, Engine
 from services.matching.rules import Client, Vacancy, explain
@@ -38,7 +47,14 @@ from services.matching.store import MatchingStore
 log = structlog.get_logger(__name__)
 
 POLL_SECONDS = 0.3
+RENEW_SECONDS = 3.0
+"""How often a long write renews the lease (well within `LEASE_SECONDS`), so a holder busy
+writing a large re-solve is not taken for dead, and learns if it was overtaken anyway."""
 SOURCE = "/services/matching"
+
+
+class LeaseLost(Exception):
+    """Another replica took the partnership's lease while this one was writing."""
 
 
 class Allocator:
@@ -48,14 +64,24 @@ class Allocator:
         self._holder = f"{socket.gethostname()}:{os.getpid()}:{id(self)}"
         self.engines: dict[str, Engine] = {}
         self._epochs: dict[str, int] = {}
+        self._renewed: dict[str, float] = {}  # partnership -> monotonic time of the last renewal
+        self._backoff = Backoff(base=POLL_SECONDS, cap=10.0)
+        self._errors = RepeatedErrors()
         self._vacancy_owner: dict[str, tuple[str, str]] = {}  # vacancy -> employer, brokerage
 
     async def run(self) -> None:
+        failures, failing = 0, ""
         while True:
             try:
                 await self.tick()
-            except Exception as exc:  # the database away: the queue keeps the work
-                log.warning("allocation.failed", error=type(exc).__name__)
+            except Exception as exc:  # the database away, a lease lost: the queue keeps the work
+                failures, failing = failures + 1, type(exc).__name__
+                self._errors.report(failing, "allocation.failed", error=failing)
+                await asyncio.sleep(self._backoff.delay(failures))
+                continue
+            if failing:
+                self._errors.resolved(failing, "allocation.recovered", error=failing)
+                failures, failing = 0, ""
             await asyncio.sleep(POLL_SECONDS)
 
     async def tick(self) -> int:
@@ -68,16 +94,32 @@ class Allocator:
         for partnership, entries in by_partnership.items():
             epoch = await self._store.lease(partnership, self._holder)
             if epoch is None:
-                continue  # another replica allocates this partnership
-            if self._epochs.get(partnership) != epoch or partnership not in self.engines:
-                await self._rebuild(partnership)
-                self._epochs[partnership] = epoch
-            await self._settle(partnership, entries)
+                # Another replica allocates this partnership: what we kept goes out of date.
+                self.engines.pop(partnership, None)
+                continue
+            try:
+                if self._epochs.get(partnership) != epoch or partnership not in self.engines:
+                    await self._rebuild(partnership, epoch)
+                await self._settle(partnership, entries, epoch)
+            except BaseException:
+                # The engine already counts decisions the store may never have received: the
+                # store is the truth, so the next pass rebuilds from it and settles again.
+                self.engines.pop(partnership, None)
+                raise
             await self._store.done([e["_id"] for e in entries])
             settled += len(entries)
         return settled
 
-    async def _rebuild(self, partnership: str) -> None:
+    async def _still_holding(self, partnership: str, epoch: int) -> None:
+        """Renew the lease during a long write; stop if another replica took it meanwhile."""
+        now = time.monotonic()
+        if now - self._renewed.get(partnership, now) < RENEW_SECONDS:
+            return
+        if await self._store.lease(partnership, self._holder) != epoch:
+            raise LeaseLost(partnership)
+        self._renewed[partnership] = now
+
+    async def _rebuild(self, partnership: str, epoch: int) -> None:
         clients, vacancies, live = await self._store.load_partnership(partnership)
         engine = Engine()
         for doc in clients:
@@ -90,7 +132,8 @@ class Allocator:
             if match.client_id in engine.clients and match.vacancy_id in engine.vacancies:
                 engine.restore_live(match.client_id, match.vacancy_id, match.score)
         self.engines[partnership] = engine
-        await self._write(partnership, engine, engine.settle_all(), cause=None)
+        self._epochs[partnership] = epoch
+        await self._write(partnership, epoch, engine, engine.settle_all())
         log.info("allocation.rebuilt", partnership=partnership, clients=len(engine.clients))
 
     def _put_vacancy(self, engine: Engine, doc: dict[str, Any]) -> bool:
@@ -101,7 +144,7 @@ class Allocator:
         engine.put_vacancy(Vacancy.of(spec), spec.status)
         return True
 
-    async def _settle(self, partnership: str, entries: list[dict[str, Any]]) -> None:
+    async def _settle(self, partnership: str, entries: list[dict[str, Any]], epoch: int) -> None:
         engine = self.engines[partnership]
         client_ids = sorted({e["entity_id"] for e in entries if e["kind"] == "client"})
         vacancy_ids = sorted({e["entity_id"] for e in entries if e["kind"] == "vacancy"})
@@ -119,16 +162,18 @@ class Allocator:
             vid for vid in vacancy_ids if self._put_vacancy(engine, vacancy_docs.get(vid, {}))
         ]
         decisions = engine.settle(clients=client_ids, vacancies=changed_vacancies)
-        await self._write(partnership, engine, decisions, cause=entries[-1]["_id"])
+        await self._write(partnership, epoch, engine, decisions)
         for vid in changed_vacancies:
             if not engine.vacancies[vid].open:
                 engine.forget_vacancy(vid)
 
     async def _write(
-        self, partnership: str, engine: Engine, decisions: Decisions, cause: str | None
+        self, partnership: str, epoch: int, engine: Engine, decisions: Decisions
     ) -> None:
         wrap = enveloper(SOURCE)
+        self._renewed[partnership] = time.monotonic()
         for drop in decisions.drops:
+            await self._still_holding(partnership, epoch)
             with contextlib.suppress(NotFound):  # never written: nothing to withdraw
                 await self._store.matches.mutate(
                     {"_id": match_id_for(drop.vacancy_id, drop.client_id)},
@@ -136,9 +181,13 @@ class Allocator:
                     wrap,
                 )
         for place in decisions.places:
+            await self._still_holding(partnership, epoch)
             client, vacancy = engine.clients[place.client_id], engine.vacancies[place.vacancy_id]
             evaluation = explain(client, vacancy)
             if not evaluation.eligible:
+                # The bulk rules placed a pair these refuse (a test holds the two equal): not
+                # written, so not live in the engine either.
+                engine.unplace(place.client_id, place.vacancy_id)
                 continue
             employer_id, brokerage_id = self._vacancy_owner[place.vacancy_id]
             match_id = match_id_for(place.vacancy_id, place.client_id)

@@ -394,6 +394,11 @@ class Engine:
         self._live_of_client[cid].discard(vid)
         self._live_of_vacancy[vid].discard(cid)
 
+    def unplace(self, cid: str, vid: str) -> None:
+        """A place the caller did not write after all: not live, so the store and the engine
+        agree."""
+        self._unset_live(cid, vid)
+
     def shortlist(self, vid: str) -> list[tuple[str, float]]:
         """The live candidates, ranked: routeway graduates first, then by score."""
         v = self.vacancies[vid]

@@ -14,7 +14,6 @@ partnership's allocation lease writes its matches, so each index document has on
 from __future__ import annotations
 
 import contextlib
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -22,6 +21,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from runtime.bulk import find_by_ids
+from runtime.leases import Lease, Leases
 from runtime.persistence import Persistence
 from schemas.referrals import ACTIVE_REFERRAL_STATUSES
 from services.matching.domain import Match, match_id_for
@@ -38,7 +38,9 @@ class MatchingStore:
         self._vacancies = db["vacancies"]
         self._queue = db["allocation_queue"]
         self._profile = persistence.profile
-        self._leases = db["allocation_leases"]
+        self._leases = Leases(
+            persistence.documents("leases", Lease, id_field="name"), LEASE_SECONDS
+        )
         self._index = db["match_index"]
 
     @property
@@ -160,26 +162,7 @@ class MatchingStore:
     async def lease(self, partnership: str, holder: str) -> int | None:
         """Take or renew the partnership's lease; its epoch (changes with each new holder), or
         None when another live replica holds it."""
-        now = datetime.now(UTC)
-        held = await self._leases.find_one({"_id": partnership})
-        if held is None:
-            try:
-                await self._leases.insert_one(
-                    {"_id": partnership, "holder": holder, "at": now, "epoch": 1}
-                )
-                return 1
-            except DuplicateKeyError:
-                return None
-        at = held["at"].replace(tzinfo=UTC) if held["at"].tzinfo is None else held["at"]
-        if held["holder"] != holder and at > now - timedelta(seconds=LEASE_SECONDS):
-            return None
-        epoch = held["epoch"] + (0 if held["holder"] == holder else 1)
-        # Compare-and-set on what was read (a tiny collection: the scan is nothing).
-        result = await self._leases.update_one(
-            {"_id": partnership, "holder": held["holder"], "epoch": held["epoch"]},
-            {"$set": {"holder": holder, "at": now, "epoch": epoch}},
-        )
-        return epoch if result.matched_count == 1 else None
+        return await self._leases.take(partnership, holder)
 
     async def load_partnership(
         self, partnership: str

@@ -364,3 +364,38 @@ async def test_a_new_vacancy_does_not_churn_shortlists_for_a_small_gain() -> Non
     closer = vacancy(3, location={"postcode_district": "WA5", "lat": 53.39, "lon": -2.605})
     await dispatch(store, "vacancies.vacancy.scoped", closer, 11)
     assert store.live_pairs() == before and store.withdrawals() == []
+
+
+async def test_a_failed_write_leaves_no_place_the_store_never_received() -> None:
+    """The engine decides before the store is written: when a write fails, the next pass
+    rebuilds from the store and proposes the pair after all, once."""
+    store = FakeStore()
+    await dispatch(store, "vacancies.vacancy.scoped", SCOPED, 1)
+    add = store.matches.add
+
+    async def database_away(match: Match, events: Sequence[Any]) -> None:
+        raise ConnectionError("the database went away")
+
+    store.matches.add = database_away  # type: ignore[method-assign]
+    try:
+        await dispatch(store, "referrals.client.job-ready", JOB_READY, 2)
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the write failure reaches the loop, which backs off")
+    assert store.live() == {} and len(store.queue) == 1, "the change waits in the queue"
+    store.matches.add = add  # type: ignore[method-assign]
+    allocator = ALLOCATORS[id(store)]
+    assert await allocator.tick() == 1
+    assert store.live() == {"VAC-CW": "proposed"}
+    assert [type(e).__name__ for e in store.matches.events] == ["MatchProposed"]
+
+
+async def test_a_replica_that_lost_the_lease_forgets_what_it_kept() -> None:
+    store = FakeStore()
+    await dispatch(store, "vacancies.vacancy.scoped", SCOPED, 1)
+    allocator = ALLOCATORS[id(store)]
+    assert "cheshire-warrington" in allocator.engines
+    store.leases["cheshire-warrington"] = "another replica"
+    await dispatch(store, "referrals.client.job-ready", JOB_READY, 2)
+    assert "cheshire-warrington" not in allocator.engines and store.live() == {}
