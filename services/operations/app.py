@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from runtime.leases import Leases
 from runtime.partnerships import UNASSIGNED, Partnerships
 from runtime.service import ServiceRuntime
 from schemas.topics import OPERATIONS_EVENTS, TOPICS
@@ -32,9 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     rt.background.append(monitor.run)
     topics = [t.name for t in TOPICS]
-    redrives = Redrives(
-        store, tasks, rt.producer, rt.clock, set(topics), settings.redrive_lock_seconds
-    )
+    locks = Leases(store.leases, settings.redrive_lock_seconds)
+    redrives = Redrives(store, tasks, locks, rt.producer, rt.clock, set(topics))
     deps = Deps(
         store=store,
         redrives=redrives,

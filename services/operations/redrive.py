@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 import structlog
@@ -20,6 +20,7 @@ from runtime.errors import Conflict
 from runtime.events import enveloper
 from runtime.ids import new_id
 from runtime.kafka import EventProducer, OutRecord
+from runtime.leases import Leases
 from runtime.principal import Principal
 from schemas.operations import RedriveFinished, RedriveStarted
 from services.operations import dead_letters as dl
@@ -55,38 +56,25 @@ class Redrives:
         self,
         store: OperationsStore,
         tasks: DocumentStore[RedriveTask],
+        locks: Leases,
         producer: EventProducer,
         clock: Clock,
         known_topics: set[str],
-        lock_seconds: float,
     ) -> None:
         self._store = store
         self.tasks = tasks
+        self._locks = locks
         self._producer = producer
         self._clock = clock
         self._known = known_topics
-        self._lock_seconds = lock_seconds
         self._running: dict[str, asyncio.Task[None]] = {}
 
     async def _lock(self, dlq_topic: str, task_id: str) -> None:
-        locks = self._store.redrive_locks
-        now = self._clock.now()
-        try:
-            await locks.insert_one({"_id": dlq_topic, "task_id": task_id, "beat": now})
-            return
-        except DuplicateKeyError:
-            pass
-        held = await locks.find_one({"_id": dlq_topic})
-        lapsed = now - timedelta(seconds=self._lock_seconds)
-        if held is not None and _aware(held["beat"]) > lapsed:
-            raise Conflict(f"a redrive of {dlq_topic} is running: task {held['task_id']}")
-        # Its process died: take the lock over, unless someone else just did.
-        if held is not None:
-            await locks.delete_one({"_id": dlq_topic, "task_id": held["task_id"]})
-        try:
-            await locks.insert_one({"_id": dlq_topic, "task_id": task_id, "beat": now})
-        except DuplicateKeyError as exc:
-            raise Conflict(f"a redrive of {dlq_topic} is running") from exc
+        """One task per DLQ topic: the topic's lease, held by the task, renewed as it makes
+        progress; a task whose process died lets it lapse, and the topic can be redriven again."""
+        if await self._locks.take(_lock_name(dlq_topic), task_id) is None:
+            running = await self._locks.holder(_lock_name(dlq_topic))
+            raise Conflict(f"a redrive of {dlq_topic} is running: task {running or 'starting'}")
 
     async def start(
         self,
@@ -173,9 +161,8 @@ class Redrives:
             return []
 
         await self.tasks.mutate({"_id": task.task_id}, update, lambda e: [])
-        await self._store.redrive_locks.update_one(
-            {"_id": task.dlq_topic, "task_id": task.task_id}, {"$set": {"beat": self._clock.now()}}
-        )
+        if await self._locks.take(_lock_name(task.dlq_topic), task.task_id) is None:
+            raise LockLost(task.dlq_topic)  # it lapsed and another task has the topic now
 
     async def _finish(self, task: RedriveTask, moved: int, error: str | None) -> None:
         status: Literal["done", "failed"] = "failed" if error else "done"
@@ -198,9 +185,13 @@ class Redrives:
 
         wrap = enveloper(SOURCE, cause_id=f"redrive-finished:{task.task_id}")
         await self.tasks.mutate({"_id": task.task_id}, end, wrap)
-        await self._store.redrive_locks.delete_one({"_id": task.dlq_topic, "task_id": task.task_id})
+        await self._locks.release(_lock_name(task.dlq_topic), task.task_id)
         log.info("redrive.finished", task_id=task.task_id, status=status, moved=moved)
 
 
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo else at.replace(tzinfo=UTC)
+class LockLost(Exception):
+    """The task's hold on its DLQ topic lapsed and another task took it."""
+
+
+def _lock_name(dlq_topic: str) -> str:
+    return f"redrive|{dlq_topic}"

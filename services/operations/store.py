@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from pymongo.asynchronous.collection import AsyncCollection
 
+from runtime.leases import Lease
 from runtime.persistence import Persistence
 from services.operations.clients import ClientView
 from services.operations.counters import CounterReader, DayCounts, DayIndex
@@ -53,7 +54,7 @@ class OperationsStore:
         self.targets = persistence.documents("targets", StoredTarget, id_field="key")
         self.disparities = persistence.documents("disparities", Disparity, id_field="disparity_id")
         self.redrives: AsyncCollection = persistence.collection("redrive_tasks")
-        self.redrive_locks: AsyncCollection = persistence.collection("redrive_locks")
+        self.leases = persistence.documents("leases", Lease, id_field="name")
         self.redriven: AsyncCollection = persistence.collection("redriven")
         self.reader = CounterReader(self.counts, self.indexes)
 
