@@ -44,7 +44,8 @@ class Flow:
 
     @property
     def ward(self) -> str:
-        """The flow's own ward, which its vacancies target: no other flow's clients match."""
+        """The flow's own ward, which its vacancies target (and nothing else): no other flow's
+        clients match them."""
         return f"Faults {self.name}"
 
     @property
@@ -71,8 +72,16 @@ class Flow:
             vacancy_id = posted.json()["vacancy_id"]
             # Room on the shortlist for every flow client: the allocation keeps each vacancy
             # within its shortlist size (3 x positions unless set), and the test counts a
-            # match for every pair.
-            scope = {**SCOPE, "target_wards": [self.ward], "shortlist_size": FLOW_CLIENTS}
+            # match for every pair. The ward alone is targeted: a vacancy targets groups OR
+            # wards, and every flow's clients are lone parents, so targeting the group too let
+            # a later flow's clients take places on an earlier flow's vacancies (each client is
+            # on 3 shortlists at most) and leave pairs of their own flow unmatched.
+            scope = {
+                **SCOPE,
+                "target_priority_groups": [],
+                "target_wards": [self.ward],
+                "shortlist_size": FLOW_CLIENTS,
+            }
             scoped = await brokerage.put(f"/vacancies/{vacancy_id}/scope", scope)
             assert scoped.status_code == 200, scoped.text
             self.vacancies.append(vacancy_id)
