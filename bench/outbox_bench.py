@@ -12,6 +12,7 @@ import uuid
 from runtime.documents import Change
 from runtime.events import to_cloudevents
 from runtime.kafka import EventProducer, OutRecord
+from runtime.kafka_connection import KafkaConnection
 from runtime.logging import configure_logging
 from runtime.mongo import connect
 from runtime.outbox import OutboxRelay
@@ -50,8 +51,8 @@ def make(run: str, i: int) -> Change[Referral]:
 
 async def main() -> None:
     configure_logging("bench", "WARNING")
-    await ensure_topics(KAFKA)
-    producer = EventProducer(KAFKA, "bench")
+    await ensure_topics(KafkaConnection(KAFKA))
+    producer = EventProducer(KafkaConnection(KAFKA), "bench")
     await producer.start()
     client = connect(MONGO)
     db = client[f"bench_{uuid.uuid4().hex[:8]}"]

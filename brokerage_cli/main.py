@@ -1,7 +1,8 @@
 """`brokerage`: tail, lag, dead letters and redrive, rebuilds, KPIs, and importing claimants.
 
 It talks to the operations API (`BROKERAGE_URL`, default http://127.0.0.1:8105) with the token
-in `BROKERAGE_TOKEN`, and to Kafka (`KAFKA_BOOTSTRAP_SERVERS`) to publish JCP events.
+in `BROKERAGE_TOKEN`, and to Kafka to publish JCP events (`KAFKA_BOOTSTRAP_SERVERS` and, against
+a secured cluster, the other `KAFKA_*` settings of `runtime/kafka_connection.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from brokerage_cli.claimants import Refused, rows
+from runtime.kafka_connection import KafkaConnection, KafkaSettings
 from schemas.envelope import CloudEvent
 from schemas.topics import JCP_CLAIMANT_EVENTS
 
@@ -179,7 +181,10 @@ def import_claimants(
 ) -> None:
     """Publish `jcp.claimant.registered` for every valid row of a CSV, as a JCP feed does
     (columns as the event's fields; `priority_groups` separated by `;`)."""
-    refused = asyncio.run(_import(file, bootstrap or "127.0.0.1:9092"))
+    settings = KafkaSettings()
+    if bootstrap:
+        settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+    refused = asyncio.run(_import(file, settings.kafka))
     if refused:
         _table(
             f"{len(refused)} rows refused",
@@ -190,13 +195,13 @@ def import_claimants(
         console.print("refused by field: " + ", ".join(f"{k} {n}" for k, n in why.most_common()))
 
 
-async def _import(file: Path, bootstrap: str) -> list[Refused]:
+async def _import(file: Path, kafka: KafkaConnection) -> list[Refused]:
     from aiokafka import AIOKafkaProducer
 
     with file.open(newline="") as f:
         total = sum(1 for _ in f) - 1
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **kafka.options(),
         acks="all",
         enable_idempotence=True,
         linger_ms=20,

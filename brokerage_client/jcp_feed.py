@@ -11,9 +11,13 @@ from schemas.topics import JCP_CLAIMANT_EVENTS
 
 
 class JcpFeed:
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, bootstrap_servers: str, **security: Any) -> None:
+        """`security`: aiokafka's connection options for a secured cluster (`security_protocol`,
+        `ssl_context`, `sasl_mechanism`, `sasl_plain_username`, `sasl_plain_password`), as the
+        feed's own Kafka user (`jcp-feed` in deploy/k8s/users.yaml)."""
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
+            **security,
             acks="all",
             enable_idempotence=True,
             client_id="jcp-feed",

@@ -55,6 +55,7 @@ from runtime.decoding import Poison, decode_envelope, describe_validation_error
 from runtime.documents import StaleAggregate
 from runtime.handlers import Dispatcher, Item
 from runtime.kafka import UNPUBLISHABLE, EventProducer, OutRecord
+from runtime.kafka_connection import KafkaConnection
 from runtime.log_once import RepeatedErrors
 from schemas.topics import Topic
 
@@ -284,7 +285,7 @@ class EventConsumer:
     def __init__(
         self,
         *,
-        bootstrap_servers: str,
+        connection: KafkaConnection,
         group_id: str,
         topics: Iterable[Topic],
         processor: BatchProcessor,
@@ -299,7 +300,7 @@ class EventConsumer:
         self._backoff = backoff or Backoff()
         self._before_batch = before_batch
         self._errors = RepeatedErrors()
-        self._bootstrap_servers = bootstrap_servers
+        self._connection = connection
         self._consumer: AIOKafkaConsumer | None = None
         self.idle = asyncio.Event()
         self.idle.set()
@@ -309,7 +310,7 @@ class EventConsumer:
     async def start(self) -> None:
         # Created here: aiokafka binds its objects to the running event loop.
         self._consumer = consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+            **self._connection.options(),
             group_id=self.group_id,
             client_id=self.group_id,
             enable_auto_commit=False,

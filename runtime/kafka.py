@@ -26,6 +26,7 @@ from aiokafka.errors import (
 )
 
 from runtime import metrics
+from runtime.kafka_connection import KafkaConnection
 from schemas.envelope import CloudEvent
 from schemas.topics import topic_for
 
@@ -75,9 +76,9 @@ class OutRecord:
 
 
 class EventProducer:
-    def __init__(self, bootstrap_servers: str, client_id: str, *, linger_ms: int = 5) -> None:
+    def __init__(self, connection: KafkaConnection, client_id: str, *, linger_ms: int = 5) -> None:
         self._config = {
-            "bootstrap_servers": bootstrap_servers,
+            **connection.options(),
             "client_id": client_id,
             "acks": "all",
             "enable_idempotence": True,

@@ -69,7 +69,7 @@ class ServiceRuntime:
         )
         return cls(
             settings=settings,
-            producer=EventProducer(settings.kafka_bootstrap_servers, settings.service_name),
+            producer=EventProducer(settings.kafka, settings.service_name),
             client=client,
             persistence=persistence,
             clock=clock,
@@ -102,7 +102,7 @@ class ServiceRuntime:
             max_attempts=s.handler_max_attempts,
         )
         self.consumer = EventConsumer(
-            bootstrap_servers=s.kafka_bootstrap_servers,
+            connection=s.kafka,
             group_id=s.group_id,
             topics=topics,
             processor=processor,
@@ -139,15 +139,16 @@ class ServiceRuntime:
             except Exception as exc:  # the database away: keep the offset we have
                 log.warning("clock.refresh_failed", error=type(exc).__name__)
 
-    def publishes(self, topic: Topic) -> None:
-        """Declare the topic this service writes, for its AsyncAPI document."""
-        self.spec.publisher(
-            topic.name,
-            schema=envelope_union(topic.event_types),
-            title=topic.name,
-            description=f"{', '.join(topic.event_types)}; keyed by {topic.key}. The message "
-            "schema is each event's CloudEvent, told apart by `type`, with its `data` model.",
-        )
+    def publishes(self, *topics: Topic) -> None:
+        """Declare the topics this service writes, for its AsyncAPI document."""
+        for topic in topics:
+            self.spec.publisher(
+                topic.name,
+                schema=envelope_union(topic.event_types),
+                title=topic.name,
+                description=f"{', '.join(topic.event_types)}; keyed by {topic.key}. The message "
+                "schema is each event's CloudEvent, told apart by `type`, with its `data` model.",
+            )
 
     async def readiness(self) -> dict[str, bool]:
         checks = {

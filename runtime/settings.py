@@ -5,22 +5,24 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from runtime.kafka_connection import KafkaSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
-class ServiceSettings(BaseSettings):
+class ServiceSettings(KafkaSettings):
     """What every service reads from its environment.
 
-    Shared names (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`) are unprefixed so one shell or one
-    compose file configures all four services; `HTTP_PORT` is per process.
+    Shared names (`KAFKA_BOOTSTRAP_SERVERS` and the other `KAFKA_*` of `KafkaSettings`,
+    `MONGODB_URI`) are unprefixed so one shell or one compose file configures every service;
+    `HTTP_PORT` is per process.
     """
 
     model_config = SettingsConfigDict(extra="ignore")
 
     service_name: str = Field(default="", description="Set by each service; also its group id.")
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_group_id: str = Field(
         default="", description="Consumer group; the service's name unless set (tests isolate)."
     )

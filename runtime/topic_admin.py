@@ -14,6 +14,7 @@ import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from runtime.kafka_connection import KafkaConnection, KafkaSettings
 from schemas.topics import TOPICS
 
 
@@ -27,9 +28,9 @@ def desired_topics(replication: int) -> list[NewTopic]:
     return topics
 
 
-async def ensure_topics(bootstrap_servers: str, replication: int = 1) -> list[str]:
+async def ensure_topics(connection: KafkaConnection, replication: int = 1) -> list[str]:
     """Create the missing topics; returns the names it created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-bootstrap")
+    admin = AIOKafkaAdminClient(**connection.options(), client_id="topic-bootstrap")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -52,17 +53,22 @@ async def ensure_topics(bootstrap_servers: str, replication: int = 1) -> list[st
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument(
-        "--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog="The connection comes from KAFKA_BOOTSTRAP_SERVERS and the other KAFKA_* settings "
+        "(runtime/kafka_connection.py), as the services read them.",
     )
+    parser.add_argument("--bootstrap-servers", default=None)
     parser.add_argument(
         "--replication-factor",
         type=int,
         default=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1")),
     )
     args = parser.parse_args()
-    created = asyncio.run(ensure_topics(args.bootstrap_servers, args.replication_factor))
+    settings = KafkaSettings()
+    if args.bootstrap_servers:
+        settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap_servers})
+    created = asyncio.run(ensure_topics(settings.kafka, args.replication_factor))
     total = len(desired_topics(args.replication_factor))
     print(f"topics: {len(created)} created, {total - len(created)} already there")
     return 0

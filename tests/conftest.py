@@ -26,8 +26,10 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from runtime.kafka_connection import KafkaConnection
 from runtime.topic_admin import ensure_topics
 from schemas.topics import JCP_CLAIMANT_EVENTS
+from services import topics_of
 
 REPO = Path(__file__).resolve().parent.parent
 INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
@@ -83,7 +85,7 @@ async def _prepare(bootstrap: str) -> None:
     then groups get "coordinator not available" for several seconds, which a first test with
     a short deadline would otherwise pay for.
     """
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaConnection(bootstrap))
     consumer = AIOKafkaConsumer(
         JCP_CLAIMANT_EVENTS.name,
         bootstrap_servers=bootstrap,
@@ -139,20 +141,12 @@ def infrastructure() -> Iterator[Infrastructure]:
 
 # --- Consumer groups of a test's own services --------------------------------------------------
 
-# What each service's consumer group reads (its app.py's `rt.consume`): services also read their
-# own topic, where they react to their own events (deadlines, places, sustainment).
-CONSUMES: dict[str, tuple[str, ...]] = {
-    "referrals": ("jcp.claimant-events.v1", "referrals.events.v1", "vacancies.events.v1"),
-    "vacancies": ("matching.events.v1", "referrals.events.v1", "vacancies.events.v1"),
-    "matching": ("referrals.events.v1", "vacancies.events.v1"),
-    "notifications": (
-        "referrals.events.v1",
-        "vacancies.events.v1",
-        "matching.events.v1",
-        "operations.events.v1",
-    ),
-    "operations": ("referrals.events.v1", "vacancies.events.v1", "matching.events.v1"),
-}
+
+def consumed_topics(service: str) -> set[str]:
+    """What the service's consumer group reads (its app.py's `CONSUMES`): services also read
+    their own topic, where they react to their own events (deadlines, places, sustainment)."""
+    consumed, _ = topics_of(service)
+    return {t.name for t in consumed}
 
 
 def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
@@ -178,7 +172,7 @@ def start_groups_at_end(bootstrap: str, groups: dict[str, str]) -> None:
         finally:
             await probe.stop()
         for service, group in groups.items():
-            tps = [tp for tp in everything if tp.topic in CONSUMES[service]]
+            tps = [tp for tp in everything if tp.topic in consumed_topics(service)]
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
             )

@@ -5,11 +5,11 @@
 exactly what it reads and writes, and one for the JCP feed outside) and `services.yaml` (a
 Deployment and a Service per service, every secret from a Kubernetes Secret).
 
-What a service reads and writes is read from its composition root, `services/<name>/app.py`:
-the topics it passes to `rt.consume([...])` (read, and their `.dlq` twins written) and to
-`rt.publishes(...)` (written). The operations service's tools add what they touch directly:
-every topic and dead-letter topic read (tail, dead letters, rebuild), every topic written
-(redrive) and every consumer group described (lag). `tests/unit/test_manifests.py` checks the
+What a service reads and writes is what its composition root, `services/<name>/app.py`,
+declares: `CONSUMES` (read, and their `.dlq` twins written) and `PUBLISHES` (written). The
+operations service's tools add what they touch directly: every topic and dead-letter topic read
+(tail, dead letters, rebuild), every topic written (redrive) and every consumer group described
+(lag). `tests/unit/test_manifests.py` checks the
 committed files equal this output.
 
 The other manifests (`kafka.yaml`, `mongodb.yaml`) are written by hand.
@@ -17,50 +17,24 @@ The other manifests (`kafka.yaml`, `mongodb.yaml`) are written by hand.
 
 from __future__ import annotations
 
-import ast
-import importlib
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from runtime.supervisor import SERVICES
-from schemas.topics import JCP_CLAIMANT_EVENTS, TOPICS, Topic
+from schemas.topics import JCP_CLAIMANT_EVENTS, TOPICS
+from services import topics_of
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
 CLUSTER = "brokerage"
 NAMESPACE = "brokerage"
 REPLICAS = 3  # brokers; each topic keeps min.insync.replicas=2 so acks=all survives one loss
 
 
-def _topics_in(node: ast.expr, namespace: dict[str, Any]) -> list[Topic]:
-    value = eval(compile(ast.Expression(node), "<app.py>", "eval"), namespace)  # noqa: S307
-    found = list(value) if isinstance(value, Iterable) else [value]
-    assert all(isinstance(t, Topic) for t in found), ast.unparse(node)
-    return found
-
-
-def usage(service: str) -> tuple[list[Topic], list[Topic]]:
-    """(consumed, published) topics, as `services/<service>/app.py` declares them."""
-    module = importlib.import_module(f"services.{service}.app")
-    tree = ast.parse((REPO / "services" / service / "app.py").read_text())
-    consumed: list[Topic] = []
-    published: list[Topic] = []
-    for node in ast.walk(tree):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-            continue
-        if node.func.attr == "consume" and node.args:
-            consumed += _topics_in(node.args[0], vars(module))
-        elif node.func.attr == "publishes" and node.args:
-            published += _topics_in(node.args[0], vars(module))
-    return consumed, published
-
-
 def access(service: str) -> dict[str, set[str]]:
     """Topic names the service reads and writes, and the groups it describes."""
-    consumed, published = usage(service)
+    consumed, published = topics_of(service)
     reads = {t.name for t in consumed}
     writes = {t.name for t in published} | {t.dlq for t in consumed}
     groups = set()

@@ -39,6 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from brokerage_client import Platform, WebhookReceiver  # noqa: E402
 from deploy.local.demo import TOKENS, DemoError, run_demo  # noqa: E402
+from runtime.kafka_connection import KafkaConnection  # noqa: E402
 from runtime.supervisor import (  # noqa: E402
     SERVICES,
     Supervisor,
@@ -140,7 +141,7 @@ def main() -> int:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     mail, smtp_env = _mail_catcher(ports)
     try:
-        created = asyncio.run(ensure_topics(BOOTSTRAP))
+        created = asyncio.run(ensure_topics(KafkaConnection(BOOTSTRAP)))
         print(f"topics ready ({len(created)} created)")
         clock_env = _clock_env()
         processes = start_services(

@@ -13,14 +13,19 @@ from services.matching.handlers import HANDLERS
 from services.matching.settings import Settings
 from services.matching.store import MatchingStore
 
+CONSUMES = (REFERRAL_EVENTS, VACANCY_EVENTS)
+"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
+these, and the tests start its group at their ends."""
+PUBLISHES = (MATCH_EVENTS,)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = ServiceRuntime.build(settings)
     store = MatchingStore(rt.persistence)
     rt.with_outbox(store.outbox_collections)
-    rt.consume([REFERRAL_EVENTS, VACANCY_EVENTS], rt.effects(bind(HANDLERS, store=store)))
-    rt.publishes(MATCH_EVENTS)
+    rt.consume(CONSUMES, rt.effects(bind(HANDLERS, store=store)))
+    rt.publishes(*PUBLISHES)
     # Handlers queue changes; the allocator settles them, one replica per partnership.
     rt.background.append(Allocator(store, rt.clock.now).run)
     return rt.http_app(

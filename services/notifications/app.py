@@ -35,6 +35,12 @@ from services.notifications.webhooks import WebhookTransport
 log = structlog.get_logger(__name__)
 
 
+CONSUMES = (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS, OPERATIONS_EVENTS)
+"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
+these, and the tests start its group at their ends."""
+PUBLISHES = (NOTIFICATION_EVENTS,)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     rt = ServiceRuntime.build(settings)
@@ -55,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         read_static_tokens(tokens).values() if tokens and tokens.is_file() else ()
     )
     rt.consume(
-        [REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS, OPERATIONS_EVENTS],
+        CONSUMES,
         rt.effects(
             {
                 **bind(HANDLERS, store=store, clock=rt.clock, timers=timers),
@@ -65,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             }
         ),
     )
-    rt.publishes(NOTIFICATION_EVENTS)
+    rt.publishes(*PUBLISHES)
     worker = DeliveryWorker(
         store,
         clock=rt.clock,

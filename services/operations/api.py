@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 
 from runtime.clock import Clock
 from runtime.decoding import Poison, decode_envelope
+from runtime.kafka_connection import KafkaConnection
 from runtime.partnerships import Partnerships
 from services.operations import commands, kafka_tools, tail_view
 from services.operations.access import Caller
@@ -36,7 +37,7 @@ class Deps:
     redrives: Redrives
     partnerships: Partnerships
     clock: Clock
-    bootstrap: str
+    kafka: KafkaConnection
     topics: list[str]
     dlq_topics: list[str]
     redrive_rate: float
@@ -50,7 +51,7 @@ def build_router(d: Deps) -> APIRouter:
     @router.get("/streams/lag", tags=["streams"])
     async def lag(_: Caller) -> list[dict[str, Any]]:
         """Every consumer group: per partition the committed offset, the end and the lag."""
-        return await kafka_tools.lag(d.bootstrap)
+        return await kafka_tools.lag(d.kafka)
 
     @router.get("/streams/tail", tags=["streams"])
     async def tail(
@@ -66,7 +67,7 @@ def build_router(d: Deps) -> APIRouter:
 
         async def events() -> AsyncIterator[str]:
             yield ": tailing\n\n"
-            async for record in kafka_tools.tail(d.bootstrap, topics):
+            async for record in kafka_tools.tail(d.kafka, topics):
                 if await request.is_disconnected():
                     return
                 if record is None:
@@ -90,9 +91,7 @@ def build_router(d: Deps) -> APIRouter:
     @router.get("/dlq", tags=["dead letters"])
     async def dlq(principal: Caller, dlq_topic: str | None = None) -> list[dict[str, Any]]:
         topics = [t for t in d.dlq_topics if not dlq_topic or t == dlq_topic]
-        letters = await commands.dead_letters(
-            d.store, principal, d.partnerships, d.bootstrap, topics
-        )
+        letters = await commands.dead_letters(d.store, principal, d.partnerships, d.kafka, topics)
         return [x.describe() for x in letters]
 
     @router.post("/dlq/redrive", status_code=202, tags=["dead letters"])
@@ -102,7 +101,7 @@ def build_router(d: Deps) -> APIRouter:
             d.redrives,
             principal,
             d.partnerships,
-            d.bootstrap,
+            d.kafka,
             d.dlq_topics,
             body,
             d.redrive_rate,

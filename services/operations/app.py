@@ -17,6 +17,11 @@ from services.operations.redrive import Redrives, RedriveTask
 from services.operations.settings import Settings
 from services.operations.store import OperationsStore
 
+CONSUMES = projections.TOPICS_CONSUMED
+"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
+these, and the tests start its group at their ends."""
+PUBLISHES = (OPERATIONS_EVENTS,)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -26,8 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     tasks = rt.persistence.documents("redrive_tasks", RedriveTask, id_field="task_id")
     rt.with_outbox([*store.outbox_collections, tasks.collection])
     touched: set[tuple[str, str]] = set()
-    rt.consume(projections.TOPICS_CONSUMED, projections.dispatcher(store, touched))
-    rt.publishes(OPERATIONS_EVENTS)
+    rt.consume(CONSUMES, projections.dispatcher(store, touched))
+    rt.publishes(*PUBLISHES)
     monitor = FairnessMonitor(
         store, [*partnerships.names, UNASSIGNED], settings.fairness_check_seconds, touched
     )
@@ -40,7 +45,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redrives=redrives,
         partnerships=partnerships,
         clock=rt.clock,
-        bootstrap=settings.kafka_bootstrap_servers,
+        kafka=settings.kafka,
         topics=topics,
         dlq_topics=[t.dlq for t in TOPICS],
         redrive_rate=settings.redrive_max_per_second,

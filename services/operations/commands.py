@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from runtime.documents import AlreadyExists, StaleAggregate
 from runtime.errors import Conflict, Invalid, NotFound
+from runtime.kafka_connection import KafkaConnection
 from runtime.partnerships import Partnerships
 from runtime.principal import Principal
 from schemas.types import Benefit, PriorityGroup, ShortText
@@ -227,12 +228,12 @@ async def dead_letters(
     store: OperationsStore,
     principal: Principal,
     partnerships: Partnerships,
-    bootstrap: str,
+    kafka: KafkaConnection,
     dlq_topics: Sequence[str],
 ) -> list[dl.DeadLetter]:
     """Every dead letter the caller may see: those whose bytes name its partnership
     (national operations: all, poison that names none included)."""
-    letters = await kafka_tools.read_all(bootstrap, dlq_topics)
+    letters = await kafka_tools.read_all(kafka, dlq_topics)
     done = {d["_id"] async for d in store.redriven.find({}, {"_id": 1})} if letters else set()
     seen = []
     for x in letters:
@@ -258,7 +259,7 @@ async def redrive(
     redrives: Redrives,
     principal: Principal,
     partnerships: Partnerships,
-    bootstrap: str,
+    kafka: KafkaConnection,
     dlq_topics: Sequence[str],
     body: RedriveBody,
     default_rate: float,
@@ -267,7 +268,7 @@ async def redrive(
         raise Invalid("dlq_topic names no dead-letter topic of the platform")
     if body.all == bool(body.offsets):
         raise Invalid("give either offsets or all: true")
-    letters = await dead_letters(store, principal, partnerships, bootstrap, [body.dlq_topic])
+    letters = await dead_letters(store, principal, partnerships, kafka, [body.dlq_topic])
     if body.all:
         chosen = dl.chosen_for_all(letters)
     else:

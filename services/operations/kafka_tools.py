@@ -16,12 +16,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from runtime.kafka_connection import KafkaConnection
 from services.operations.dead_letters import DeadLetter
 
 
-def _consumer(bootstrap: str) -> AIOKafkaConsumer:
+def _consumer(kafka: KafkaConnection) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **kafka.options(),
         group_id=None,
         enable_auto_commit=False,
         client_id=f"operations-reader-{uuid.uuid4().hex[:6]}",
@@ -38,11 +39,11 @@ async def _partitions(consumer: AIOKafkaConsumer, topics: Iterable[str]) -> list
     return found
 
 
-async def lag(bootstrap: str) -> list[dict[str, Any]]:
+async def lag(kafka: KafkaConnection) -> list[dict[str, Any]]:
     """Per consumer group, topic and partition: committed offset, end offset and lag."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="operations-lag")
+    admin = AIOKafkaAdminClient(**kafka.options(), client_id="operations-lag")
     await admin.start()
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     await consumer.start()
     try:
         groups = sorted(g[0] for g in await admin.list_consumer_groups())
@@ -74,9 +75,9 @@ async def lag(bootstrap: str) -> list[dict[str, Any]]:
         await admin.close()
 
 
-async def read_all(bootstrap: str, topics: Iterable[str]) -> list[DeadLetter]:
+async def read_all(kafka: KafkaConnection, topics: Iterable[str]) -> list[DeadLetter]:
     """Every record now on these (dead-letter) topics, from the first kept to the end."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     await consumer.start()
     try:
         tps = await _partitions(consumer, topics)
@@ -108,9 +109,9 @@ async def read_all(bootstrap: str, topics: Iterable[str]) -> list[DeadLetter]:
         await consumer.stop()
 
 
-async def tail(bootstrap: str, topics: Iterable[str]) -> AsyncIterator[Any]:
+async def tail(kafka: KafkaConnection, topics: Iterable[str]) -> AsyncIterator[Any]:
     """Records arriving on these topics from now on, until the caller stops iterating."""
-    consumer = _consumer(bootstrap)
+    consumer = _consumer(kafka)
     await consumer.start()
     try:
         tps = await _partitions(consumer, topics)

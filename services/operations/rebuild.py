@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from runtime.decoding import Poison, decode_envelope
 from runtime.handlers import Item
+from runtime.kafka_connection import KafkaConnection
 from runtime.mongo import connect
 from runtime.persistence import Persistence
 from services.operations import kpis, projections
@@ -30,10 +31,8 @@ from services.operations.store import OperationsStore
 _CHUNK = 500
 
 
-async def _records(bootstrap: str, topics: list[str]) -> list[list[Any]]:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
+async def _records(kafka: KafkaConnection, topics: list[str]) -> list[list[Any]]:
+    consumer = AIOKafkaConsumer(**kafka.options(), group_id=None, enable_auto_commit=False)
     await consumer.start()
     try:
         tps = [
@@ -83,7 +82,7 @@ async def rebuild(settings: Settings, prefix: str) -> OperationsStore:
     store = OperationsStore(persistence, prefix=prefix)
     dispatcher = projections.dispatcher(store)
     topics = [t.name for t in projections.TOPICS_CONSUMED]
-    items = _items(await _records(settings.kafka_bootstrap_servers, topics), dispatcher.models)
+    items = _items(await _records(settings.kafka, topics), dispatcher.models)
     for start in range(0, len(items), _CHUNK):
         await dispatcher.handle(items[start : start + _CHUNK])
     return store

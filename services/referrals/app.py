@@ -16,6 +16,11 @@ from services.referrals.directory import load_directory
 from services.referrals.settings import Settings
 from services.referrals.store import ReferralsStore
 
+CONSUMES = (JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS)
+"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
+these, and the tests start its group at their ends."""
+PUBLISHES = (REFERRAL_EVENTS, DIRECTORY_EVENTS)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -27,7 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     timers = rt.timers(reactions.timer_handlers(store, rt.clock))
     deps = reactions.Deps(store, timers, rt.clock)
     rt.consume(
-        [JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS],
+        CONSUMES,
         Routed(
             Aggregates(
                 store.clients, handlers.handlers(settings.client_id_key, partnerships), SOURCE
@@ -36,8 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             rt.effects(reactions.reactions(deps)),
         ),
     )
-    rt.publishes(REFERRAL_EVENTS)
-    rt.publishes(DIRECTORY_EVENTS)
+    rt.publishes(*PUBLISHES)
     rt.background.append(
         lambda: seats.run_reconciler(store, rt.clock, settings.seats_reconcile_seconds)
     )

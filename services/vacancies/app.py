@@ -14,6 +14,11 @@ from services.vacancies.settings import Settings
 from services.vacancies.store import VacanciesStore
 from services.vacancies.submission_api import build_submission_router
 
+CONSUMES = (MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS)
+"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
+these, and the tests start its group at their ends."""
+PUBLISHES = (VACANCY_EVENTS,)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
@@ -25,10 +30,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Other services' events feed the read models; our own come back to schedule timers and
     # finish what a placement starts (see `reactions`).
     rt.consume(
-        [MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS],
+        CONSUMES,
         rt.effects({**bind(HANDLERS, store=store), **reactions.reactions(deps)}),
     )
-    rt.publishes(VACANCY_EVENTS)
+    rt.publishes(*PUBLISHES)
     return rt.http_app(
         title="Vacancies service",
         description="Employer brokerage posts and scopes vacancies, sees shortlists, puts "

@@ -58,13 +58,11 @@ from schemas import jcp, referrals
 from schemas.envelope import CloudEvent
 from schemas.topics import (
     JCP_CLAIMANT_EVENTS,
-    MATCH_EVENTS,
-    OPERATIONS_EVENTS,
     REFERRAL_EVENTS,
     TOPICS,
-    VACANCY_EVENTS,
     Topic,
 )
+from services import topics_of
 from tests.conftest import REPO, TEST_INFRA_DIR, TEST_INFRA_ENV, Infrastructure, _infra
 from tests.e2e.conftest import claimant
 
@@ -73,16 +71,8 @@ CATCH_UP_SECONDS = float(os.environ.get("FAULT_CATCH_UP_SECONDS", "300"))
 REPLICAS = 2
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
 
-# What each service's group consumes (`rt.consume(...)` in services/<name>/app.py).
-# What each service's consumer group reads (its app.py's `rt.consume`): services also read
-# their own topic, where they react to their own events (deadlines, places, sustainment).
-CONSUMES: dict[str, tuple[Topic, ...]] = {
-    "referrals": (JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS),
-    "vacancies": (MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS),
-    "matching": (REFERRAL_EVENTS, VACANCY_EVENTS),
-    "notifications": (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS, OPERATIONS_EVENTS),
-    "operations": (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS),
-}
+# What each service's consumer group reads (its app.py's `CONSUMES`).
+CONSUMES: dict[str, tuple[Topic, ...]] = {s: topics_of(s)[0] for s in SERVICES}
 
 Offsets = dict[TopicPartition, int]
 

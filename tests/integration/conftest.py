@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from runtime.kafka import EventProducer
+from runtime.kafka_connection import KafkaConnection
 from runtime.mongo import connect
 from runtime.persistence import Persistence
 from schemas import jcp
@@ -111,7 +112,8 @@ async def persistence(db: AsyncDatabase) -> Persistence:
 
 @pytest.fixture
 async def producer(infrastructure: Infrastructure) -> AsyncIterator[EventProducer]:
-    started = EventProducer(infrastructure.kafka_bootstrap_servers, f"it-{uuid.uuid4().hex[:8]}")
+    connection = KafkaConnection(infrastructure.kafka_bootstrap_servers)
+    started = EventProducer(connection, f"it-{uuid.uuid4().hex[:8]}")
     await started.start()
     yield started
     await started.stop()

@@ -20,6 +20,7 @@ from runtime.backoff import Backoff
 from runtime.consumer import BatchLimits, BatchProcessor, DeadLetters, EventConsumer
 from runtime.handlers import Aggregates, Dispatcher, Effects, Item, Rejection
 from runtime.kafka import EventProducer, OutRecord
+from runtime.kafka_connection import KafkaConnection
 from runtime.outbox import OutboxRelay
 from runtime.persistence import Persistence
 from schemas import jcp
@@ -154,7 +155,7 @@ async def running_consumer(
     before_batch: Callable[[], Awaitable[None]] | None = None,
 ) -> AsyncIterator[EventConsumer]:
     consumer = EventConsumer(
-        bootstrap_servers=infrastructure.kafka_bootstrap_servers,
+        connection=KafkaConnection(infrastructure.kafka_bootstrap_servers),
         group_id=group,
         topics=[topic],
         processor=BatchProcessor(

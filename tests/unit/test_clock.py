@@ -17,6 +17,7 @@ from runtime.clock import ControlledClock, SystemClock, clock_router
 from runtime.errors import Conflict
 from runtime.http import create_http_app
 from runtime.kafka import EventProducer
+from runtime.kafka_connection import KafkaConnection
 from runtime.mongo import connect
 from runtime.persistence import Persistence
 from runtime.service import ServiceRuntime
@@ -154,7 +155,7 @@ def _runtime(allow_clock_control: bool) -> ServiceRuntime:
     clock = ControlledClock(persistence.db["clock"]) if allow_clock_control else SystemClock()
     return ServiceRuntime(
         settings=settings,
-        producer=EventProducer("127.0.0.1:1", "t"),
+        producer=EventProducer(KafkaConnection("127.0.0.1:1"), "t"),
         client=client,
         persistence=persistence,
         clock=clock,

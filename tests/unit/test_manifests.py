@@ -12,6 +12,7 @@ import yaml
 from deploy.k8s import generate
 from runtime.supervisor import SERVICES
 from schemas.topics import JCP_CLAIMANT_EVENTS, TOPICS
+from services import topics_of
 
 K8S = Path(generate.__file__).resolve().parent
 
@@ -46,7 +47,7 @@ def test_each_service_reads_what_it_consumes_and_writes_what_it_publishes() -> N
     users = {d["metadata"]["name"]: d for d in _docs("users.yaml")}
     assert set(users) == {*SERVICES, "jcp-feed"}
     for service in SERVICES:
-        consumed, published = generate.usage(service)
+        consumed, published = topics_of(service)
         assert consumed and published, service
         acls = _acls(users[service])
         reads, writes = acls.get("Read", set()), acls.get("Write", set())

@@ -16,6 +16,7 @@ from prometheus_client import REGISTRY
 from runtime.consumer import BatchProcessor, DeadLetters
 from runtime.http import create_http_app
 from runtime.kafka import EventProducer, OutRecord
+from runtime.kafka_connection import KafkaConnection
 from runtime.outbox import Hint, Outbox, OutboxRelay
 from tests.unit.fakes import RecordingDeadLetters, record
 from tests.unit.test_consumer import NO_WAIT, ListDispatcher, claim_event
@@ -65,7 +66,7 @@ class FakeKafka:
 
 
 def producer(refused: str = "") -> EventProducer:
-    p = EventProducer("127.0.0.1:1", "t")
+    p = EventProducer(KafkaConnection("127.0.0.1:1"), "t")
     p._started = FakeKafka(refused)  # type: ignore[assignment]
     return p
 
