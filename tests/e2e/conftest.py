@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,8 @@ import pytest
 
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
-from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import REPO, Infrastructure
+from runtime.supervisor import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
+from tests.conftest import REPO, Infrastructure, start_groups_at_end
 
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
 # Organisations the dev tokens lack, so the authorization matrix has another organisation of
@@ -66,7 +68,7 @@ SCOPE = {
 }
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -78,6 +80,67 @@ def tokens_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tokens") / "tokens.json"
     path.write_text(json.dumps({**json.loads(TOKENS.read_text()), **EXTRA_TOKENS}))
     return path
+
+
+@dataclass(frozen=True)
+class OwnStack:
+    """A test module's own services: a database prefix and consumer groups nobody else uses."""
+
+    prefix: str
+    groups: dict[str, str]  # service -> its consumer group
+    processes: list[ServiceProcess]
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """By service, its first process (`referrals`, not `referrals-2`)."""
+        return {p.name: p.url for p in self.processes if p.name in SERVICES}
+
+
+@contextmanager
+def own_services(
+    infrastructure: Infrastructure,
+    services: Iterable[str],
+    log_dir: Path,
+    *,
+    name: str,
+    env: Mapping[str, str] | None = None,
+    per_service_env: Mapping[str, Mapping[str, str]] | None = None,
+    replicas: Mapping[str, int] | None = None,
+    groups_at_end: bool = True,
+) -> Iterator[OwnStack]:
+    """Start these services for one test module, each on a free port, with fresh databases
+    (`<name>_<random>`) and consumer groups of their own; stop them afterwards.
+
+    With `groups_at_end` the groups begin where the topics end now (`start_groups_at_end`), so
+    the services do not first work through every earlier test's events; a rebuild from the
+    log, or a broker of the module's own, starts them at the beginning instead."""
+    prefix = f"{name}_{uuid.uuid4().hex[:8]}"
+    ports = {service: free_port() for service in services}
+    groups = {service: f"{service}-{prefix}" for service in ports}
+    base = {
+        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+        "MONGODB_URI": infrastructure.mongodb_uri,
+        "MONGODB_DB_PREFIX": prefix,
+        "TOKENS_FILE": str(TOKENS),
+    }
+    per_service = {
+        service: {"KAFKA_GROUP_ID": groups[service], **(per_service_env or {}).get(service, {})}
+        for service in ports
+    }
+    if groups_at_end:
+        start_groups_at_end(infrastructure.kafka_bootstrap_servers, groups)
+    processes = start_services(
+        log_dir,
+        ports=ports,
+        env={**base, **(env or {})},
+        per_service_env=per_service,
+        replicas=replicas,
+    )
+    try:
+        wait_ready(processes, timeout=120)
+        yield OwnStack(prefix, groups, processes)
+    finally:
+        stop_services(processes)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +155,7 @@ def services(
 ) -> Iterator[dict[str, str]]:
     """Fresh databases per run and consumer groups apart from `make run`'s."""
     run = uuid.uuid4().hex[:8]
-    ports = {name: _free_port() for name in SERVICES}
+    ports = {name: free_port() for name in SERVICES}
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
         "MONGODB_URI": infrastructure.mongodb_uri,

@@ -11,7 +11,6 @@ saves the main pages as the README's screenshots.
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,10 +22,9 @@ import pytest
 
 from brokerage_client import JcpFeed
 from brokerage_client.api import poll
-from runtime.supervisor import start_services, stop_services, wait_ready
 from services.operations.console import screenshots
-from tests.conftest import Infrastructure, start_groups_at_end
-from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
+from tests.conftest import Infrastructure
+from tests.e2e.conftest import ASSESSMENT, claimant, own_services
 
 pytestmark = pytest.mark.e2e
 
@@ -46,38 +44,19 @@ JCP = {"Authorization": "Bearer dev-jcp-token"}
 P01 = {"Authorization": "Bearer dev-provider-p01-token"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
     """Referrals (clients, referrals, the dead letter's consumer) and operations."""
-    prefix = f"console_{uuid.uuid4().hex[:8]}"
-    names = {"referrals": 8101, "operations": 8105}
-    ports = {name: _free_port() for name in names}
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": prefix,
-        "TOKENS_FILE": str(TOKENS),
-        "FAIRNESS_CHECK_SECONDS": "1",
-    }
-    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in names}
-    log_dir = Path(tmp_path_factory.mktemp("console-logs"))
-    start_groups_at_end(
-        infrastructure.kafka_bootstrap_servers, {n: e["KAFKA_GROUP_ID"] for n, e in groups.items()}
-    )
-    processes = start_services(log_dir, ports=ports, env=env, per_service_env=groups)
-    try:
-        wait_ready(processes, timeout=120)
-        yield {"urls": {p.name: p.url for p in processes}, "prefix": prefix}
-    finally:
-        stop_services(processes)
+    with own_services(
+        infrastructure,
+        ("referrals", "operations"),
+        tmp_path_factory.mktemp("console-logs"),
+        name="console",
+        env={"FAIRNESS_CHECK_SECONDS": "1"},
+    ) as own:
+        yield {"urls": own.urls, "prefix": own.prefix}
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,10 +26,9 @@ import pytest
 
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
-from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
 from schemas.visibility import EMPLOYER_HIDDEN_EVENT_TYPES, employer_view_of_placement
-from tests.conftest import Infrastructure, start_groups_at_end
-from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
+from tests.conftest import Infrastructure
+from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant, own_services
 from tests.integration.conftest import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -66,42 +63,19 @@ NEVER = ("lone_parent", "health_condition", "IS_LP", "Bewsey", "returned-to-bene
 NEVER_OF_A_CLIENT = ("priority", "benefit", "target_group", "gate", "ward")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def employer_side(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    prefix = f"emp_{uuid.uuid4().hex[:8]}"
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": prefix,
-        "TOKENS_FILE": str(TOKENS),
-        "ALLOW_CLOCK_CONTROL": "true",
-        "TIMER_POLL_SECONDS": "0.5",
-    }
-    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in EMPLOYER_SIDE}
-    log_dir = Path(tmp_path_factory.mktemp("employer-side-logs"))
-    start_groups_at_end(
-        infrastructure.kafka_bootstrap_servers, {n: e["KAFKA_GROUP_ID"] for n, e in groups.items()}
-    )
-    processes = start_services(
-        log_dir,
-        ports={name: _free_port() for name in EMPLOYER_SIDE},
-        env=env,
-        per_service_env=groups,
+    with own_services(
+        infrastructure,
+        EMPLOYER_SIDE,
+        tmp_path_factory.mktemp("employer-side-logs"),
+        name="emp",
+        env={"ALLOW_CLOCK_CONTROL": "true", "TIMER_POLL_SECONDS": "0.5"},
         replicas={"vacancies": 2},  # timers and reactions run in both: effects still once
-    )
-    try:
-        wait_ready(processes, timeout=120)
-        yield {p.name: p.url for p in processes if p.name in SERVICES}
-    finally:
-        stop_services(processes)
+    ) as stack:
+        yield stack.urls
 
 
 @pytest.fixture

@@ -15,11 +15,9 @@ benefit or gate name.
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,9 +25,8 @@ import pytest
 
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
-from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import Infrastructure, start_groups_at_end
-from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant
+from tests.conftest import Infrastructure
+from tests.e2e.conftest import ASSESSMENT, TOKENS, claimant, own_services
 
 pytestmark = pytest.mark.e2e
 
@@ -69,37 +66,17 @@ GATE_NAMES = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def engine_services(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    prefix = f"mat_{uuid.uuid4().hex[:8]}"
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": prefix,
-        "TOKENS_FILE": str(TOKENS),
-    }
-    start_groups_at_end(
-        infrastructure.kafka_bootstrap_servers, {n: f"{n}-{prefix}" for n in SERVICES_NEEDED}
-    )
-    processes = start_services(
-        Path(tmp_path_factory.mktemp("matching-engine-logs")),
-        ports={name: _free_port() for name in SERVICES_NEEDED},
-        env=env,
-        per_service_env={name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in SERVICES_NEEDED},
-    )
-    try:
-        wait_ready(processes, timeout=120)
-        yield {p.name: p.url for p in processes if p.name in SERVICES}
-    finally:
-        stop_services(processes)
+    with own_services(
+        infrastructure,
+        SERVICES_NEEDED,
+        tmp_path_factory.mktemp("matching-engine-logs"),
+        name="mat",
+    ) as stack:
+        yield stack.urls
 
 
 @pytest.fixture

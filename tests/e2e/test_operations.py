@@ -13,7 +13,6 @@ import asyncio
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -27,9 +26,9 @@ import pytest
 
 from brokerage_client import JcpFeed
 from brokerage_client.api import poll
-from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import REPO, Infrastructure, start_groups_at_end
-from tests.e2e.conftest import TOKENS, claimant
+from runtime.supervisor import SERVICES
+from tests.conftest import REPO, Infrastructure
+from tests.e2e.conftest import claimant, own_services
 
 pytestmark = pytest.mark.e2e
 
@@ -40,46 +39,28 @@ JCP = {"Authorization": "Bearer dev-jcp-token"}
 P01 = {"Authorization": "Bearer dev-provider-p01-token"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def stack(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    prefix = f"ops_{uuid.uuid4().hex[:8]}"
     # Notifications plays no part here (its webhooks are tested elsewhere).
-    names = {**{k: v for k, v in SERVICES.items() if k != "notifications"}, "operations": 8105}
-    ports = {name: _free_port() for name in names}
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": prefix,
-        "TOKENS_FILE": str(TOKENS),
-        "ALLOW_CLOCK_CONTROL": "true",
-        "TIMER_POLL_SECONDS": "0.5",
-        "FAIRNESS_CHECK_SECONDS": "1",
-    }
-    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in names}
-    log_dir = Path(tmp_path_factory.mktemp("operations-logs"))
-    start_groups_at_end(
-        infrastructure.kafka_bootstrap_servers, {n: e["KAFKA_GROUP_ID"] for n, e in groups.items()}
-    )
-    processes = start_services(log_dir, ports=ports, env=env, per_service_env=groups)
-    try:
-        wait_ready(processes, timeout=120)
+    with own_services(
+        infrastructure,
+        [name for name in SERVICES if name != "notifications"],
+        tmp_path_factory.mktemp("operations-logs"),
+        name="ops",
+        env={
+            "ALLOW_CLOCK_CONTROL": "true",
+            "TIMER_POLL_SECONDS": "0.5",
+            "FAIRNESS_CHECK_SECONDS": "1",
+        },
+    ) as own:
         yield {
-            "urls": {p.name: p.url for p in processes},
-            "prefix": prefix,
-            "env": env,
+            "urls": own.urls,
+            "prefix": own.prefix,
             "bootstrap": infrastructure.kafka_bootstrap_servers,
-            "processes": {p.name: p for p in processes},
+            "processes": {p.name: p for p in own.processes},
         }
-    finally:
-        stop_services(processes)
 
 
 @pytest.fixture

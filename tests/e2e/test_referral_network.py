@@ -9,10 +9,8 @@ the expected dates are worked out by hand in the comments, not by the code under
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,9 +18,9 @@ import pytest
 
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
-from runtime.supervisor import SERVICES, start_services, stop_services, wait_ready
-from tests.conftest import Infrastructure, start_groups_at_end
-from tests.e2e.conftest import TOKENS, claimant
+from runtime.supervisor import SERVICES
+from tests.conftest import Infrastructure
+from tests.e2e.conftest import TOKENS, claimant, own_services
 from tests.integration.conftest import read_topic
 
 pytestmark = pytest.mark.e2e
@@ -34,57 +32,26 @@ ACKNOWLEDGE_DUE = "2026-12-29T23:59:59Z"
 EXPIRES = "2027-01-04T23:59:59Z"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start(
-    infrastructure: Infrastructure,
-    log_dir: Path,
-    prefix: str,
-    services: dict[str, int],
-    *,
-    at_end: bool = True,
-    **kw: Any,
-) -> list:
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": prefix,
-        "TOKENS_FILE": str(TOKENS),
-        "ALLOW_CLOCK_CONTROL": "true",
-        "TIMER_POLL_SECONDS": "0.5",
-        "SEATS_RECONCILE_SECONDS": "2",
-    }
-    groups = {name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in services}
-    if at_end:
-        start_groups_at_end(
-            infrastructure.kafka_bootstrap_servers, {n: f"{n}-{prefix}" for n in services}
-        )
-    processes = start_services(log_dir, ports=services, env=env, per_service_env=groups, **kw)
-    wait_ready(processes, timeout=120)
-    return processes
+NETWORK_ENV = {
+    "ALLOW_CLOCK_CONTROL": "true",
+    "TIMER_POLL_SECONDS": "0.5",
+    "SEATS_RECONCILE_SECONDS": "2",
+}
 
 
 @pytest.fixture(scope="module")
 def network(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    prefix = f"net_{uuid.uuid4().hex[:8]}"
-    log_dir = Path(tmp_path_factory.mktemp("network-logs"))
-    processes = _start(
+    with own_services(
         infrastructure,
-        log_dir,
-        prefix,
-        {name: _free_port() for name in SERVICES},
+        SERVICES,
+        tmp_path_factory.mktemp("network-logs"),
+        name="net",
+        env=NETWORK_ENV,
         replicas={"referrals": 2},
-    )
-    try:
-        yield {p.name: p.url for p in processes if p.name in SERVICES}
-    finally:
-        stop_services(processes)
+    ) as stack:
+        yield stack.urls
 
 
 @pytest.fixture
@@ -359,21 +326,16 @@ async def test_client_ids_are_the_same_after_a_rebuild_from_the_topics(
     # A referrals service with an empty database and a new consumer group: a rebuild. It reads
     # every claimant event of the whole test session from the start (thousands when the
     # operations tests have imported their CSV), hence the generous wait.
-    port = _free_port()
-    rebuilt = _start(
+    with own_services(
         infrastructure,
-        Path(tmp_path_factory.mktemp("rebuild-logs")),
-        f"rebuilt_{uuid.uuid4().hex[:8]}",
-        {"referrals": port},
-        at_end=False,  # a rebuild reads the topics from the start
-    )
-    try:
-        fresh = Platform.with_dev_tokens(
-            platform.client, TOKENS, urls={"referrals": rebuilt[0].url}
-        )
+        ["referrals"],
+        tmp_path_factory.mktemp("rebuild-logs"),
+        name="rebuilt",
+        env=NETWORK_ENV,
+        groups_at_end=False,  # a rebuild reads the topics from the start
+    ) as rebuilt:
+        fresh = Platform.with_dev_tokens(platform.client, TOKENS, urls=rebuilt.urls)
         again = await poll(
             lambda: client_id_at(fresh.as_("jcp", "referrals")), timeout=240, what="the rebuild"
         )
         assert again == original
-    finally:
-        stop_services(rebuilt)

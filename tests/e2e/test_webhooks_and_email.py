@@ -12,13 +12,10 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,21 +24,14 @@ from aiosmtpd.controller import Controller
 
 from brokerage_client import Platform
 from brokerage_client.api import poll
-from runtime.supervisor import start_services, stop_services, wait_ready
-from tests.conftest import Infrastructure, start_groups_at_end
-from tests.e2e.conftest import TOKENS, VACANCY
+from tests.conftest import Infrastructure
+from tests.e2e.conftest import TOKENS, VACANCY, free_port, own_services
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "a-webhook-secret-of-e2e"
 POSTED = "vacancies.vacancy.posted"
 DEADLINE_SECONDS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Mailbox:
@@ -55,7 +45,7 @@ class Mailbox:
 
 @pytest.fixture(scope="module")
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
-    box, port = Mailbox(), _free_port()
+    box, port = Mailbox(), free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port)
     controller.start()
     try:
@@ -70,31 +60,20 @@ def trust(
     tmp_path_factory: pytest.TempPathFactory,
     mailbox: tuple[Mailbox, int],
 ) -> Iterator[dict[str, str]]:
-    prefix = f"trust_{uuid.uuid4().hex[:8]}"
-    names = ("vacancies", "notifications")
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": prefix,
-        "TOKENS_FILE": str(TOKENS),
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(mailbox[1]),
-        "WEBHOOK_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
-        "WEBHOOK_BACKOFF_SECONDS": "0.3",
-        "DELIVERY_POLL_SECONDS": "0.2",
-    }
-    start_groups_at_end(infrastructure.kafka_bootstrap_servers, {n: f"{n}-{prefix}" for n in names})
-    processes = start_services(
-        Path(tmp_path_factory.mktemp("trust-logs")),
-        ports={name: _free_port() for name in names},
-        env=env,
-        per_service_env={name: {"KAFKA_GROUP_ID": f"{name}-{prefix}"} for name in names},
-    )
-    try:
-        wait_ready(processes, timeout=120)
-        yield {p.name: p.url for p in processes}
-    finally:
-        stop_services(processes)
+    with own_services(
+        infrastructure,
+        ("vacancies", "notifications"),
+        tmp_path_factory.mktemp("trust-logs"),
+        name="trust",
+        env={
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(mailbox[1]),
+            "WEBHOOK_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
+            "WEBHOOK_BACKOFF_SECONDS": "0.3",
+            "DELIVERY_POLL_SECONDS": "0.2",
+        },
+    ) as stack:
+        yield stack.urls
 
 
 @pytest.fixture
