@@ -120,6 +120,20 @@ SERVICE_SECRETS = {
 }
 
 
+# Settings each service reads from the ConfigMap `brokerage-config`: (variable, key). Notifications
+# needs to know the operations organisations that a JWT-only deployment names nowhere else.
+SERVICE_CONFIG = {
+    "notifications": [("OPERATIONS_ORGANISATIONS", "operations-organisations")],
+}
+
+
+def _config(variable: str, key: str) -> dict[str, Any]:
+    return {
+        "name": variable,
+        "valueFrom": {"configMapKeyRef": {"name": "brokerage-config", "key": key}},
+    }
+
+
 def _secret(variable: str, secret: str, key: str) -> dict[str, Any]:
     return {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
 
@@ -147,6 +161,7 @@ def _env(service: str, port: int) -> list[dict[str, Any]]:
         _secret("JWT_AUDIENCE", "brokerage-jwt", "audience"),
     ]
     env += [_secret(*s) for s in SERVICE_SECRETS.get(service, [])]
+    env += [_config(*c) for c in SERVICE_CONFIG.get(service, [])]
     return env
 
 
@@ -235,7 +250,8 @@ def rendered() -> dict[str, str]:
             "A Deployment and a Service per service; secrets from Secrets: the KafkaUser's\n"
             "# (by the User Operator), brokerage-mongodb-uris (a key per service, each URI with\n"
             "# that service's user), brokerage-jwt (jwks-url, issuer, audience) and\n"
-            "# brokerage-keys (client-id-key, webhook-secret-key).",
+            "# brokerage-keys (client-id-key, webhook-secret-key); and from the ConfigMap\n"
+            "# brokerage-config, operations-organisations (`<partnership>=<org>,...;*=<org>`).",
         ),
     }
 

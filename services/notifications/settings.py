@@ -44,6 +44,12 @@ class Settings(ServiceSettings):
     webhook_secret_overlap_hours: float = Field(
         default=24.0, ge=0, le=24 * 30, description="Default overlap of a secret rotation."
     )
+    operations_organisations: str = Field(
+        default="",
+        description="Who hears of fairness disparities besides the operations organisations "
+        "of the tokens file (a deployment with JWTs only has none): "
+        "`<partnership>=<org>[,<org>];...`, `*` for national operations.",
+    )
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 8025
     smtp_timeout_seconds: float = Field(default=10.0, gt=0, le=60)

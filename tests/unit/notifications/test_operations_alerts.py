@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from runtime.clock import SystemClock
 from runtime.principal import Principal
 from schemas.envelope import CloudEvent
@@ -15,7 +17,9 @@ from services.notifications.handlers import HANDLERS
 from services.notifications.rules import (
     NOTIFIABLE_TYPES,
     Recipient,
+    merged,
     operations_directory,
+    operations_directory_of,
     operations_recipients,
     recipients,
 )
@@ -53,6 +57,22 @@ def test_the_directory_holds_operations_organisations_by_partnership_only() -> N
         "bcbc": ("OPS-BCBC",),
         "*": ("OPS-NATIONAL",),
     }
+
+
+def test_a_deployment_without_static_tokens_names_them_in_a_setting() -> None:
+    setting = " cheshire-warrington=OPS, OPS-CW2 ; *=OPS-NATIONAL;"
+    named = operations_directory_of(setting)
+    assert named == {"cheshire-warrington": ("OPS", "OPS-CW2"), "*": ("OPS-NATIONAL",)}
+    assert merged(operations_directory(PRINCIPALS), named)["cheshire-warrington"] == (
+        "OPS",
+        "OPS-CW2",
+    )
+    assert operations_directory_of("") == {}
+    for malformed in ("bcbc", "=OPS", "bcbc=", "bcbc=OPS;oops"):
+        with pytest.raises(ValueError, match="entry") as refused:
+            operations_directory_of(malformed)
+        values = [v for v in malformed.replace(";", "=").split("=") if v]
+        assert not [v for v in values if v in str(refused.value)], "no value in the error"
 
 
 def test_a_disparity_goes_to_its_partnerships_operations_and_national_only() -> None:
