@@ -18,6 +18,7 @@ from runtime.documents import AlreadyExists, DocumentStore, StaleAggregate
 from runtime.errors import Conflict
 from runtime.events import enveloper
 from runtime.kafka import EventProducer, OutRecord
+from runtime.kafka_connection import KafkaConnection
 from runtime.mongo import connect
 from runtime.outbox import OutboxRelay
 from runtime.persistence import Persistence
@@ -324,7 +325,7 @@ async def test_the_relay_never_undoes_a_concurrent_save(
 ) -> None:
     """Saves add events to one document while the relay publishes them: every state change
     survives and every event is published, with the content it was stored with."""
-    producer = RecordingProducer(infrastructure.kafka_bootstrap_servers, "it-race")
+    producer = RecordingProducer(KafkaConnection(infrastructure.kafka_bootstrap_servers), "it-race")
     producer.sent = []
     await producer.start()
     store = referrals(persistence)
@@ -375,7 +376,8 @@ async def test_the_relay_never_undoes_a_concurrent_save(
 async def test_an_event_is_published_once_when_its_document_is_written_again_meanwhile(
     infrastructure: Infrastructure, persistence: Persistence
 ) -> None:
-    producer = RecordingProducer(infrastructure.kafka_bootstrap_servers, "it-twice")
+    kafka = KafkaConnection(infrastructure.kafka_bootstrap_servers)
+    producer = RecordingProducer(kafka, "it-twice")
     producer.sent = []
     await producer.start()
     try:
