@@ -149,11 +149,16 @@ def service_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(tmp_path_factory.mktemp("service-logs"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def services(
     infrastructure: Infrastructure, tokens_file: Path, service_log_dir: Path
 ) -> Iterator[dict[str, str]]:
-    """Fresh databases per run and consumer groups apart from `make run`'s."""
+    """Fresh databases per run and consumer groups apart from `make run`'s.
+
+    Stopped with the last end-to-end test (package scope), before the fault tests: these
+    services read the same topics, so left running they would register the fault tests'
+    claimants under the same pseudonymous ids and propose the fault flows' pairs as well,
+    doubling the events those tests count by id."""
     run = uuid.uuid4().hex[:8]
     ports = {name: free_port() for name in SERVICES}
     env = {
