@@ -14,6 +14,7 @@ import hmac
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -71,6 +72,9 @@ def trust(
             "WEBHOOK_TIMEOUT_SECONDS": str(DEADLINE_SECONDS),
             "WEBHOOK_BACKOFF_SECONDS": "0.3",
             "DELIVERY_POLL_SECONDS": "0.2",
+            # The daily digest's timer, fired by moving the clock (the module's last test).
+            "ALLOW_CLOCK_CONTROL": "true",
+            "TIMER_POLL_SECONDS": "0.5",
         },
     ) as stack:
         yield stack.urls
@@ -208,6 +212,46 @@ async def test_slow_receivers_delay_no_other_and_signatures_and_email_arrive(
         message = next(m for m in box.messages if vacancy_id in _text(m))
         assert message["To"] == "eb01@example.org"
         assert {p.get_content_type() for p in message.walk()} >= {"text/plain", "text/html"}
+
+
+async def test_a_daily_digest_is_one_email_at_the_end_of_the_day(
+    platform: Platform, mailbox: tuple[Mailbox, int]
+) -> None:
+    """Last in the module: it moves the notifications service's clock a day on. EB-01 (its
+    email subscription made above) switches to a daily digest: its next notifications send no
+    email of their own, and once the day is over one message lists them all."""
+    box, _ = mailbox
+    eb01 = platform.as_("EB-01", "notifications")
+    switched = await eb01.put("/preferences", {"email": "daily"})
+    assert switched.status_code == 200 and switched.json() == {"email": "daily"}
+    before = len(box.messages)
+    vacancies = [await _post_vacancy(platform) for _ in range(2)]
+
+    async def in_the_inbox() -> bool:
+        inbox = (await eb01.get("/inbox")).json()
+        return {n["event"]["data"].get("vacancy_id") for n in inbox} >= set(vacancies)
+
+    await poll(in_the_inbox, timeout=30, what="the notifications")
+    await asyncio.sleep(2)  # an immediate email would have gone by now
+    assert not [m for m in box.messages[before:] if any(v in _text(m) for v in vacancies)]
+
+    moved = await platform.as_("operations", "notifications").post(
+        "/admin/clock", {"now": (datetime.now(UTC) + timedelta(days=1, hours=1)).isoformat()}
+    )
+    assert moved.status_code == 200, moved.text
+
+    def digests() -> list[Message]:
+        return [m for m in box.messages[before:] if "Your notifications of" in m["Subject"]]
+
+    async def sent() -> bool:
+        found = "".join(_text(m) for m in digests())
+        return all(v in found for v in vacancies)
+
+    await poll(sent, timeout=60, what="the digest")
+    await asyncio.sleep(2)  # the timer fires once: no second copy follows
+    listed = [v for m in digests() for v in vacancies if v in _text(m)]
+    assert sorted(listed) == sorted(vacancies), "each notification in exactly one digest"
+    assert all(m["To"] == "eb01@example.org" for m in digests())
 
 
 async def _count(receiver: Receiver, n: int) -> bool:
