@@ -44,8 +44,8 @@ e2e: venv
 faults: venv
 	$(PY) -m pytest tests/faults
 
-load: venv ## The operations CLI importing 10,000 claimants (not in make test: it floods the topics)
-	LOAD_TESTS=1 $(PY) -m pytest tests/e2e/test_operations.py -k cli_imports
+load: venv ## The operations CLI importing 10,000 claimants (the last tests of make test)
+	$(PY) -m pytest tests/load
 
 schemas: venv ## Regenerate schemas/jsonschema after changing an event model
 	$(PY) -m schemas.export

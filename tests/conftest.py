@@ -53,7 +53,7 @@ class Infrastructure:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark tests by folder, so `-m "not e2e"` and friends select what they say."""
     for item in items:
-        for kind in ("integration", "e2e", "faults"):
+        for kind in ("integration", "e2e", "faults", "load"):
             if f"tests/{kind}/" in item.nodeid:
                 item.add_marker(getattr(pytest.mark, kind))
 

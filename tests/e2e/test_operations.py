@@ -1,6 +1,7 @@
 """The operations service end to end over real processes: journeys, KPIs, targets with RAG as
 the clock moves, a client's timeline only with `tracking` consent, partnerships apart, a dead
-letter redriven once its cause is fixed, lag back to zero, and the CLI importing claimants.
+letter redriven once its cause is fixed, and lag back to zero. (The CLI importing 10,000
+claimants is in tests/load, last.)
 
 "Cause fixed" for the dead letter: JCP sent `benefit-changed` for a claimant the referrals
 service had never seen, so it was rejected to the DLQ; once the claimant's registration arrives
@@ -10,15 +11,11 @@ the same bytes apply, and redriving them changes the client's benefit exactly on
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,7 +24,7 @@ import pytest
 from brokerage_client import JcpFeed
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES
-from tests.conftest import REPO, Infrastructure
+from tests.conftest import Infrastructure
 from tests.e2e.conftest import claimant, own_services
 
 pytestmark = pytest.mark.e2e
@@ -320,83 +317,6 @@ async def test_a_dead_letter_redriven_once_its_cause_is_fixed_applies_once(
         return mine if mine and all(r["lag"] == 0 for r in mine) else None
 
     assert await poll(settled, timeout=30, what="lag back to zero")
-
-
-@pytest.mark.skipif(
-    os.environ.get("LOAD_TESTS") != "1",
-    reason="10,000 claimants flood the session's shared JCP topic and delay every later test's "
-    "services; run with LOAD_TESTS=1 (make load)",
-)
-async def test_the_cli_imports_a_claimants_csv(
-    stack: dict[str, Any], http: httpx.AsyncClient, tmp_path: Path
-) -> None:
-    n = int(os.environ.get("CLI_IMPORT_ROWS", "10000"))
-    ward = f"Import {uuid.uuid4().hex[:6]}"
-    path = tmp_path / "claimants.csv"
-    refs = [f"CLM-{uuid.uuid4().hex[:12]}" for _ in range(n)]
-    with path.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(
-            [
-                "claimant_ref",
-                "benefit",
-                "claim_start",
-                "jcp_office",
-                "local_authority",
-                "ward",
-                "postcode_district",
-                "age_band",
-                "priority_groups",
-            ]
-        )
-        for ref in refs:
-            w.writerow(
-                [
-                    ref,
-                    "UC",
-                    "2026-01-05",
-                    "Warrington",
-                    "Warrington",
-                    ward,
-                    "WA5",
-                    "25-49",
-                    "carer;lone_parent",
-                ]
-            )
-        w.writerow(
-            ["AB123456C", "UC", "2026-01-05", "Warrington", "Warrington", ward, "WA5", "25-49", ""]
-        )
-        w.writerow(
-            ["CLM-BAD", "XX", "not a date", "Warrington", "Warrington", ward, "WA5", "25-49", ""]
-        )
-    result = subprocess.run(  # noqa: ASYNC221 - the CLI as a user runs it, awaited in full
-        [
-            sys.executable,
-            "-m",
-            "brokerage_cli",
-            "import-claimants",
-            str(path),
-            "--bootstrap",
-            stack["bootstrap"],
-        ],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"published {n}, refused 2" in result.stdout
-
-    async def arrived() -> int | None:
-        j = (
-            await http.get(
-                _url(stack, "operations", "/journeys"), params={"ward": ward}, headers=OPS
-            )
-        ).json()
-        return j["clients"] if j["clients"] == n else None
-
-    assert await poll(arrived, timeout=90, what="imported clients", interval=2) == n
 
 
 async def test_lag_rises_while_a_consumer_is_held_and_returns_to_zero(
