@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from brokerage_client.api import poll
+from schemas.jcp import ClaimantRegistered
 from tests.conftest import REPO, Infrastructure
 from tests.e2e.conftest import OwnStack, own_services
 
@@ -29,17 +30,7 @@ pytestmark = pytest.mark.load
 
 OPS = {"Authorization": "Bearer dev-operations-token"}
 ROWS = int(os.environ.get("CLI_IMPORT_ROWS", "10000"))
-COLUMNS = [
-    "claimant_ref",
-    "benefit",
-    "claim_start",
-    "jcp_office",
-    "local_authority",
-    "ward",
-    "postcode_district",
-    "age_band",
-    "priority_groups",
-]
+COLUMNS = list(ClaimantRegistered.model_fields)  # the CSV's columns are the event's fields
 
 
 @pytest.fixture(scope="module")
