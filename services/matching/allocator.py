@@ -97,6 +97,7 @@ class Allocator:
                 # Another replica allocates this partnership: what we kept goes out of date.
                 self.engines.pop(partnership, None)
                 continue
+            self._renewed[partnership] = time.monotonic()
             try:
                 if self._epochs.get(partnership) != epoch or partnership not in self.engines:
                     await self._rebuild(partnership, epoch)
@@ -121,6 +122,7 @@ class Allocator:
 
     async def _rebuild(self, partnership: str, epoch: int) -> None:
         clients, vacancies, live = await self._store.load_partnership(partnership)
+        await self._still_holding(partnership, epoch)  # the read grows with the pool
         engine = Engine()
         for doc in clients:
             profile = self._store.profile(doc)
@@ -133,7 +135,9 @@ class Allocator:
                 engine.restore_live(match.client_id, match.vacancy_id, match.score)
         self.engines[partnership] = engine
         self._epochs[partnership] = epoch
-        await self._write(partnership, epoch, engine, engine.settle_all())
+        decisions = engine.settle_all()
+        await self._still_holding(partnership, epoch)
+        await self._write(partnership, epoch, engine, decisions)
         log.info("allocation.rebuilt", partnership=partnership, clients=len(engine.clients))
 
     def _put_vacancy(self, engine: Engine, doc: dict[str, Any]) -> bool:
@@ -171,7 +175,6 @@ class Allocator:
         self, partnership: str, epoch: int, engine: Engine, decisions: Decisions
     ) -> None:
         wrap = enveloper(SOURCE)
-        self._renewed[partnership] = time.monotonic()
         for drop in decisions.drops:
             await self._still_holding(partnership, epoch)
             with contextlib.suppress(NotFound):  # never written: nothing to withdraw
