@@ -30,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 SOURCE = "/services/operations"
 _PROGRESS_EVERY = 25
+_PROGRESS_SECONDS = 5.0
 
 
 class RedriveTask(BaseModel):
@@ -119,16 +120,26 @@ class Redrives:
         moved, error = 0, None
         interval = 1.0 / task.max_per_second
         loop = asyncio.get_running_loop()
-        began = loop.time()
+        began = reported = loop.time()
         try:
             for n, letter in enumerate(letters.values()):
-                if n % _PROGRESS_EVERY == 0:
-                    if await self._cancelled(task.task_id):
-                        error = "cancelled"
-                        break
-                    await self._progress(task, moved)
                 # The rate: record n goes no earlier than n / max_per_second after the start.
-                await asyncio.sleep(max(0.0, began + n * interval - loop.time()))
+                # Waited out in short steps: progress is reported (which renews the topic's
+                # lease and notices a cancel) every so many records and every few seconds,
+                # however slow the rate, so the lease never lapses while the task lives.
+                due, report = began + n * interval, n % _PROGRESS_EVERY == 0
+                while True:
+                    if report or loop.time() - reported >= _PROGRESS_SECONDS:
+                        if await self._cancelled(task.task_id):
+                            error = "cancelled"
+                            break
+                        await self._progress(task, moved)
+                        reported, report = loop.time(), False
+                    if (wait := due - loop.time()) <= 0:
+                        break
+                    await asyncio.sleep(min(wait, _PROGRESS_SECONDS))
+                if error:
+                    break
                 target = dl.destination(letter, self._known)
                 if target is None:
                     error = "no original topic to redrive to"
