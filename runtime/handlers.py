@@ -9,7 +9,10 @@ type, and its composition root binds their dependencies. Two kinds:
   the pure rule per event in order, and one bulk write; the ids of applied events are stored
   in each aggregate's own document, in the same write as the change, so a redelivery is a no-op.
 - `Effect`: anything else (projections, fan-out). An async function per event, run in order;
-  `Effects` checks the whole batch against the inbox once and records it once.
+  `Effects` checks the whole batch against the inbox once and records it once. A projection
+  that a flood of one event type would otherwise write one document after another (JCP's
+  register: 100,000 registrations) is declared `Batched`: it gets each run of consecutive
+  events of its type in one call, and writes them as one burst.
 """
 
 from __future__ import annotations
@@ -62,13 +65,28 @@ class Dispatcher(Protocol):
 Effect = Callable[[CloudEvent, Any], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Batched:
+    """An effect that takes a run of consecutive events of its type, `[(event, data), ...]` in
+    order, in one call. It must leave what handling them one by one, in order, would (for a
+    projection that states fields outright: the last event of each key wins), and it never
+    rejects an event."""
+
+    handle: Callable[..., Awaitable[None]]
+
+
 def bind(registry: Mapping[type[EventData], Callable[..., Any]], **deps: Any) -> dict[Any, Any]:
     """The registry's handlers with their dependencies given (the composition root calls it)."""
-    return {model: functools.partial(handler, **deps) for model, handler in registry.items()}
+    return {
+        model: Batched(functools.partial(handler.handle, **deps))
+        if isinstance(handler, Batched)
+        else functools.partial(handler, **deps)
+        for model, handler in registry.items()
+    }
 
 
 class Effects:
-    def __init__(self, handlers: Mapping[type[EventData], Effect], inbox: Inbox) -> None:
+    def __init__(self, handlers: Mapping[type[EventData], Effect | Batched], inbox: Inbox) -> None:
         self._handlers = {model.event_type: handler for model, handler in handlers.items()}
         self.models = {model.event_type: model for model in handlers}
         self._inbox = inbox
@@ -77,17 +95,35 @@ class Effects:
         seen = await self._inbox.seen(item.event.id for item in items)
         done: list[tuple[str, str]] = []
         rejected: list[Rejection] = []
+        run: list[Item] = []  # consecutive events of one Batched handler, not handled yet
+
+        async def handle_run() -> None:
+            handler = self._handlers[run[0].event.type]
+            assert isinstance(handler, Batched)
+            await handler.handle([(i.event, i.data) for i in run])
+            done.extend((i.event.id, i.event.type) for i in run)
+            run.clear()
+
         try:
             for item in items:
                 if item.event.id in seen:
                     continue
+                handler = self._handlers[item.event.type]
+                if run and run[0].event.type != item.event.type:
+                    await handle_run()  # in order: the run before the events after it
+                if isinstance(handler, Batched):
+                    run.append(item)
+                    seen.add(item.event.id)
+                    continue
                 try:
-                    await self._handlers[item.event.type](item.event, item.data)
+                    await handler(item.event, item.data)
                 except Rejected as exc:
                     rejected.append((item, str(exc)))
                     continue
                 seen.add(item.event.id)
                 done.append((item.event.id, item.event.type))
+            if run:
+                await handle_run()
         finally:
             await self._inbox.record(done)  # what is stored so far, even when a later one failed
         return rejected

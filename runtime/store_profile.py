@@ -9,6 +9,8 @@ differ and decide how a write or a bulk read is done:
 - *Index use.* FerretDB's SQLite backend pushes down only a filter that is exactly
   `{"_id": <string>}`; `{"_id": {"$in": [...]}}` scans the collection. There a bulk read by id
   is many concurrent lookups by `_id` instead of one `$in`.
+- *Bulk writes.* A FerretDB 1.x `bulk_write` of 100 or more updates holds pooled connections
+  until the database is restarted; there many updates are concurrent `update_one` by `_id`.
 Until `detect` has run, the profile assumes the weaker store: slower, never wrong.
 """
 
@@ -23,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 class StoreProfile:
     atomic_updates: bool = False
     indexed_in_queries: bool = False
+    bulk_updates: bool = False
     name: str = "unknown"
 
     async def detect(self, db: AsyncDatabase) -> StoreProfile:
@@ -30,5 +33,6 @@ class StoreProfile:
         ferret = "ferretdbVersion" in info
         self.atomic_updates = not ferret
         self.indexed_in_queries = not ferret
+        self.bulk_updates = not ferret
         self.name = "ferretdb" if ferret else f"mongodb {info.get('version', '?')}"
         return self

@@ -9,10 +9,11 @@ each placement is ended or marked at most once. The composition root binds `stor
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from runtime.errors import NotFound
 from runtime.events import enveloper
+from runtime.handlers import Batched
 from schemas import matching, referrals
 from schemas.base import EventData
 from schemas.envelope import CloudEvent
@@ -52,11 +53,14 @@ async def on_job_ready(
     await store.set_profile(data.client_id, data.model_dump(mode="json"))
 
 
-async def on_client_registered(
-    _: CloudEvent, data: referrals.ClientRegistered, *, store: VacanciesStore
+async def on_clients_registered(
+    registered: Sequence[tuple[CloudEvent, referrals.ClientRegistered]], *, store: VacanciesStore
 ) -> None:
-    if data.partnership:
-        await store.set_partnership(data.client_id, data.partnership)
+    """Each client's partnership, a run of registrations at once: JCP's register arrives as a
+    flood, and one write after another would hold the group back (the last of a client wins,
+    as in order)."""
+    latest = {data.client_id: data.partnership for _, data in registered if data.partnership}
+    await store.set_partnerships(latest)
 
 
 async def on_client_moved(
@@ -107,13 +111,13 @@ REFERRAL_EVENTS = (
     referrals.ReferralExpired,
 )
 
-HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]]] = {
+HANDLERS: dict[type[EventData], Callable[..., Awaitable[None]] | Batched] = {
     matching.MatchProposed: on_match_proposed,
     matching.MatchWithdrawn: on_match_withdrawn,
     referrals.ConsentRecorded: on_consent,
     referrals.ConsentWithdrawn: on_consent,
     referrals.ClientJobReady: on_job_ready,
-    referrals.ClientRegistered: on_client_registered,
+    referrals.ClientRegistered: Batched(on_clients_registered),
     referrals.ClientMoved: on_client_moved,
     referrals.ClientReclaimed: on_reclaimed,
     **dict.fromkeys(REFERRAL_EVENTS, on_referral),

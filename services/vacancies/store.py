@@ -12,13 +12,14 @@ lookups by `_id`, not scans.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from runtime.bulk import find_by_ids
+from runtime.bulk import find_by_ids, insert_or_set
 from runtime.persistence import Persistence
 from schemas.visibility import EMPLOYER_CONSENTED_DETAILS
 from services.vacancies.domain import Vacancy
@@ -125,6 +126,11 @@ class VacanciesStore:
     async def set_partnership(self, client_id: str, partnership: str) -> None:
         """The client's partnership, which a placement must share with the vacancy."""
         await self._set(client_id, {"partnership": partnership})
+
+    async def set_partnerships(self, partnerships: Mapping[str, str]) -> None:
+        """Many clients' partnerships at once: a flood of registrations, mostly new clients."""
+        fields = {client_id: {"partnership": p} for client_id, p in partnerships.items()}
+        await insert_or_set(self._candidates, fields, self._profile)
 
     async def note_referral(
         self, client_id: str, referral_id: str, provider_id: str, lead: bool, active: bool

@@ -93,6 +93,10 @@ class FakeStore:
     async def set_partnership(self, client_id: str, partnership: str) -> None:
         self._client(client_id)["partnership"] = partnership
 
+    async def set_partnerships(self, partnerships: dict[str, str]) -> None:
+        for client_id, partnership in partnerships.items():
+            await self.set_partnership(client_id, partnership)
+
     async def set_consent(self, client_id: str, scopes: list[str]) -> None:
         self._client(client_id)["consent_scopes"] = scopes
 

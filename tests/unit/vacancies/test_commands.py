@@ -320,7 +320,12 @@ async def test_a_clients_partnership_comes_from_registration_and_moves() -> None
         client_id="CL-9", claimant_ref="CLM-1", benefit="UC", local_authority="Warrington",
         ward="Bewsey", postcode_district="WA5", age_band="25-49", partnership=CW,
     )  # fmt: skip
-    await handlers.on_client_registered(cloud(registered), registered, store=store)  # type: ignore[arg-type]
+    again = registered.model_copy(update={"partnership": "bcbc"})
+    await handlers.on_clients_registered(
+        [(cloud(registered), registered), (cloud(again), again)], store=store  # type: ignore[arg-type]
+    )
+    assert store.clients["CL-9"]["partnership"] == "bcbc", "the last of a run wins, as in order"
+    await handlers.on_clients_registered([(cloud(registered), registered)], store=store)  # type: ignore[arg-type]
     assert store.clients["CL-9"]["partnership"] == CW
     moved = rev.ClientMoved(
         client_id="CL-9", from_partnership=CW, to_partnership="bcbc",
