@@ -25,7 +25,7 @@ from services.notifications.delivery import DeliveryWorker
 from services.notifications.digest import DIGEST_DUE, digest_handler
 from services.notifications.email import Mailer
 from services.notifications.handlers import HANDLERS
-from services.notifications.rules import merged, operations_directory, operations_directory_of
+from services.notifications.rules import operations_directory
 from services.notifications.secret_box import SecretBox
 from services.notifications.settings import Settings
 from services.notifications.store import NotificationsStore
@@ -57,11 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Operations organisations by partnership, from the static tokens and the setting: they
     # hear of fairness disparities in their partnership (`alerts.py`).
     tokens = settings.tokens_file
-    directory = merged(
-        operations_directory(
-            read_static_tokens(tokens).values() if tokens and tokens.is_file() else ()
-        ),
-        operations_directory_of(settings.operations_organisations),
+    directory = operations_directory(
+        read_static_tokens(tokens).values() if tokens and tokens.is_file() else (),
+        settings.operations_organisations,
     )
     rt.consume(
         CONSUMES,

@@ -72,36 +72,30 @@ def recipients(event: CloudEvent, client_providers: set[str]) -> list[Recipient]
     return []
 
 
-def operations_directory(principals: Iterable[Principal]) -> dict[str, tuple[str, ...]]:
-    """Who acts in the `operations` role, by partnership, from the organisations the static
-    tokens name (a deployment with JWTs only names them in `OPERATIONS_ORGANISATIONS`)."""
+def operations_directory(
+    principals: Iterable[Principal], setting: str = ""
+) -> dict[str, tuple[str, ...]]:
+    """Who acts in the `operations` role, by partnership: the organisations the static tokens
+    name, and those of `OPERATIONS_ORGANISATIONS` (a deployment with JWTs only names them
+    nowhere else)."""
     found: dict[str, set[str]] = {}
-    for p in principals:
-        if p.is_("operations") and p.partnership:
-            found.setdefault(p.partnership, set()).add(p.org_id)
+    named = [(p.partnership, p.org_id) for p in principals if p.is_("operations") and p.partnership]
+    for partnership, org in [*named, *_named_in(setting)]:
+        found.setdefault(partnership, set()).add(org)
     return {partnership: tuple(sorted(orgs)) for partnership, orgs in found.items()}
 
 
-def operations_directory_of(setting: str) -> dict[str, tuple[str, ...]]:
+def _named_in(setting: str) -> list[tuple[str, str]]:
     """`OPERATIONS_ORGANISATIONS` read: `<partnership>=<org>[,<org>]` entries separated by `;`
-    (`*` for national operations), for a deployment whose tokens are JWTs and so names no
-    organisation here. A malformed entry is a ValueError naming the entry's position only."""
-    found: dict[str, set[str]] = {}
+    (`*` for national operations). A malformed entry is a ValueError naming its position only."""
+    pairs = []
     for n, entry in enumerate(filter(None, (e.strip() for e in setting.split(";"))), start=1):
         partnership, sep, orgs = entry.partition("=")
         names = [o.strip() for o in orgs.split(",") if o.strip()]
         if not sep or not partnership.strip() or not names:
             raise ValueError(f"OPERATIONS_ORGANISATIONS: entry {n} is not <partnership>=<org>,...")
-        found.setdefault(partnership.strip(), set()).update(names)
-    return {partnership: tuple(sorted(orgs)) for partnership, orgs in found.items()}
-
-
-def merged(*directories: OperationsDirectory) -> dict[str, tuple[str, ...]]:
-    found: dict[str, set[str]] = {}
-    for directory in directories:
-        for partnership, orgs in directory.items():
-            found.setdefault(partnership, set()).update(orgs)
-    return {partnership: tuple(sorted(orgs)) for partnership, orgs in found.items()}
+        pairs += [(partnership.strip(), name) for name in names]
+    return pairs
 
 
 def operations_recipients(event: CloudEvent, directory: OperationsDirectory) -> list[Recipient]:

@@ -17,9 +17,7 @@ from services.notifications.handlers import HANDLERS
 from services.notifications.rules import (
     NOTIFIABLE_TYPES,
     Recipient,
-    merged,
     operations_directory,
-    operations_directory_of,
     operations_recipients,
     recipients,
 )
@@ -61,16 +59,16 @@ def test_the_directory_holds_operations_organisations_by_partnership_only() -> N
 
 def test_a_deployment_without_static_tokens_names_them_in_a_setting() -> None:
     setting = " cheshire-warrington=OPS, OPS-CW2 ; *=OPS-NATIONAL;"
-    named = operations_directory_of(setting)
+    named = operations_directory([], setting)
     assert named == {"cheshire-warrington": ("OPS", "OPS-CW2"), "*": ("OPS-NATIONAL",)}
-    assert merged(operations_directory(PRINCIPALS), named)["cheshire-warrington"] == (
+    assert operations_directory(PRINCIPALS, setting)["cheshire-warrington"] == (
         "OPS",
         "OPS-CW2",
     )
-    assert operations_directory_of("") == {}
+    assert operations_directory([], "") == {}
     for malformed in ("bcbc", "=OPS", "bcbc=", "bcbc=OPS;oops"):
         with pytest.raises(ValueError, match="entry") as refused:
-            operations_directory_of(malformed)
+            operations_directory([], malformed)
         values = [v for v in malformed.replace(";", "=").split("=") if v]
         assert not [v for v in values if v in str(refused.value)], "no value in the error"
 
