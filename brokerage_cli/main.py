@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from brokerage_cli.claimants import Refused, rows
-from runtime.kafka_connection import KafkaConnection, KafkaSettings
+from runtime.kafka_connection import KafkaConnection, kafka_from_env
 from schemas.envelope import CloudEvent
 from schemas.topics import JCP_CLAIMANT_EVENTS
 
@@ -181,10 +181,7 @@ def import_claimants(
 ) -> None:
     """Publish `jcp.claimant.registered` for every valid row of a CSV, as a JCP feed does
     (columns as the event's fields; `priority_groups` separated by `;`)."""
-    settings = KafkaSettings()
-    if bootstrap:
-        settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
-    refused = asyncio.run(_import(file, settings.kafka))
+    refused = asyncio.run(_import(file, kafka_from_env(bootstrap)))
     if refused:
         _table(
             f"{len(refused)} rows refused",

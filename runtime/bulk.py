@@ -51,7 +51,6 @@ async def find_by_ids(
     return found
 
 
-
 async def insert_or_set(
     collection: AsyncCollection,
     fields: Mapping[Any, Mapping[str, Any]],

@@ -101,3 +101,12 @@ class KafkaSettings(BaseSettings):
             sasl_password=password.get_secret_value() if password else None,
             ssl_cafile=self.kafka_ssl_cafile,
         )
+
+
+def kafka_from_env(bootstrap_servers: str | None = None) -> KafkaConnection:
+    """The connection the `KAFKA_*` environment describes, for a tool (topic bootstrap, CLI),
+    its brokers' addresses replaced when the tool was given them."""
+    settings = KafkaSettings()
+    if bootstrap_servers:
+        settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap_servers})
+    return settings.kafka

@@ -14,7 +14,7 @@ import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from runtime.kafka_connection import KafkaConnection, KafkaSettings
+from runtime.kafka_connection import KafkaConnection, kafka_from_env
 from schemas.topics import TOPICS
 
 
@@ -65,10 +65,8 @@ def main() -> int:
         default=int(os.environ.get("KAFKA_REPLICATION_FACTOR", "1")),
     )
     args = parser.parse_args()
-    settings = KafkaSettings()
-    if args.bootstrap_servers:
-        settings = settings.model_copy(update={"kafka_bootstrap_servers": args.bootstrap_servers})
-    created = asyncio.run(ensure_topics(settings.kafka, args.replication_factor))
+    kafka = kafka_from_env(args.bootstrap_servers)
+    created = asyncio.run(ensure_topics(kafka, args.replication_factor))
     total = len(desired_topics(args.replication_factor))
     print(f"topics: {len(created)} created, {total - len(created)} already there")
     return 0

@@ -169,7 +169,11 @@ class SecuredKafka:
         }
 
     def start(self) -> None:
-        cfg = infra.Config.from_env()
+        # The tests' jars (their cache), with this broker's own directory for data and logs.
+        local = infra.Config.from_env()
+        cfg = infra.Config(
+            self.directory, local.cache_dir, self.port, self.controller_port, local.mongo_port
+        )
         java = infra.java_cmd()
         if java is None or not cfg.kafka_libs.is_dir():
             raise RuntimeError("no java, or no Kafka jars fetched by deploy/local/infra.py up")
@@ -189,27 +193,16 @@ class SecuredKafka:
                 data=data,
             )
         )
-        logs = self.directory / "logs"
-        logs.mkdir()
-
-        def java_cmd(*args: str) -> list[str]:
-            return [
-                java,
-                *infra.KAFKA_JVM_OPTS,
-                f"-Dlog4j2.configurationFile={infra.KAFKA_SRC / 'log4j2.xml'}",
-                f"-Dkafka.logs.dir={logs}",
-                "-cp",
-                f"{cfg.kafka_libs}/*",
-                *args,
-            ]
-
+        cfg.kafka_logs.mkdir(parents=True)
         scram = [
             arg
             for user, password in self.passwords.items()
             for arg in ("--add-scram", f"{MECHANISM}=[name={user},password={password}]")
         ]
         subprocess.run(
-            java_cmd(
+            infra.kafka_java(
+                cfg,
+                java,
                 "kafka.tools.StorageTool",
                 "format",
                 "-t",
@@ -221,9 +214,9 @@ class SecuredKafka:
             check=True,
             capture_output=True,
         )
-        with open(logs / "kafka.out", "ab") as out:
+        with open(cfg.kafka_logs / "kafka.out", "ab") as out:
             self.process = subprocess.Popen(
-                java_cmd("kafka.Kafka", str(properties)),
+                infra.kafka_java(cfg, java, "kafka.Kafka", str(properties)),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -240,7 +233,7 @@ class SecuredKafka:
                 self.process.wait()
 
     def log_tail(self, lines: int = 30) -> str:
-        path = self.directory / "logs" / "server.log"
+        path = self.directory / "kafka" / "logs" / "server.log"
         text = path.read_text(errors="replace") if path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
 

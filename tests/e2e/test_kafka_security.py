@@ -160,7 +160,7 @@ async def test_a_client_without_the_right_credentials_or_tls_does_not_connect(
             sasl_password=kafka.passwords["referrals"],
         ),
     }[way]
-    log = Path(kafka.directory) / "logs" / "server.log"
+    log = Path(kafka.directory) / "kafka" / "logs" / "server.log"
     failed_before = log.read_text(errors="replace").count("Failed authentication")
     with pytest.raises(KafkaConnectionError):
         await _bootstrap(wrong)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.kafka_connection import KafkaConnection, KafkaSettings
+from runtime.kafka_connection import KafkaConnection, KafkaSettings, kafka_from_env
 from runtime.settings import ServiceSettings
 
 SECRET = "s3cr3t-not-to-be-seen"
@@ -63,3 +63,14 @@ def test_a_ca_file_that_is_not_there_fails_at_start(tmp_path: Path) -> None:
     connection = KafkaConnection("b:9093", security_protocol="SSL", ssl_cafile=tmp_path / "no.pem")
     with pytest.raises(FileNotFoundError):
         connection.options()
+
+
+def test_a_tool_given_brokers_keeps_the_rest_of_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "jcp-feed")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", SECRET)
+    given = kafka_from_env("broker:9093")
+    assert given.bootstrap_servers == "broker:9093" and given.sasl_username == "jcp-feed"
+    assert kafka_from_env().bootstrap_servers == "127.0.0.1:9092"

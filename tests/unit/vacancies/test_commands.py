@@ -322,7 +322,8 @@ async def test_a_clients_partnership_comes_from_registration_and_moves() -> None
     )  # fmt: skip
     again = registered.model_copy(update={"partnership": "bcbc"})
     await handlers.on_clients_registered(
-        [(cloud(registered), registered), (cloud(again), again)], store=store  # type: ignore[arg-type]
+        [(cloud(registered), registered), (cloud(again), again)],
+        store=store,  # type: ignore[arg-type]
     )
     assert store.clients["CL-9"]["partnership"] == "bcbc", "the last of a run wins, as in order"
     await handlers.on_clients_registered([(cloud(registered), registered)], store=store)  # type: ignore[arg-type]
