@@ -13,9 +13,8 @@ from services.matching.handlers import HANDLERS
 from services.matching.settings import Settings
 from services.matching.store import MatchingStore
 
+# What the service reads and writes: its Kafka ACLs and the tests read these (topics_of).
 CONSUMES = (REFERRAL_EVENTS, VACANCY_EVENTS)
-"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
-these, and the tests start its group at their ends."""
 PUBLISHES = (MATCH_EVENTS,)
 
 

@@ -35,9 +35,8 @@ from services.notifications.webhooks import WebhookTransport
 log = structlog.get_logger(__name__)
 
 
+# What the service reads and writes: its Kafka ACLs and the tests read these (topics_of).
 CONSUMES = (REFERRAL_EVENTS, VACANCY_EVENTS, MATCH_EVENTS, OPERATIONS_EVENTS)
-"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
-these, and the tests start its group at their ends."""
 PUBLISHES = (NOTIFICATION_EVENTS,)
 
 

@@ -17,9 +17,8 @@ from services.operations.redrive import Redrives, RedriveTask
 from services.operations.settings import Settings
 from services.operations.store import OperationsStore
 
+# What the service reads and writes: its Kafka ACLs and the tests read these (topics_of).
 CONSUMES = projections.TOPICS_CONSUMED
-"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
-these, and the tests start its group at their ends."""
 PUBLISHES = (OPERATIONS_EVENTS,)
 
 

@@ -16,9 +16,8 @@ from services.referrals.directory import load_directory
 from services.referrals.settings import Settings
 from services.referrals.store import ReferralsStore
 
+# What the service reads and writes: its Kafka ACLs and the tests read these (topics_of).
 CONSUMES = (JCP_CLAIMANT_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS)
-"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
-these, and the tests start its group at their ends."""
 PUBLISHES = (REFERRAL_EVENTS, DIRECTORY_EVENTS)
 
 

@@ -14,9 +14,8 @@ from services.vacancies.settings import Settings
 from services.vacancies.store import VacanciesStore
 from services.vacancies.submission_api import build_submission_router
 
+# What the service reads and writes: its Kafka ACLs and the tests read these (topics_of).
 CONSUMES = (MATCH_EVENTS, REFERRAL_EVENTS, VACANCY_EVENTS)
-"""What its consumer group reads (and may dead-letter); deploy/k8s gives its Kafka user exactly
-these, and the tests start its group at their ends."""
 PUBLISHES = (VACANCY_EVENTS,)
 
 
