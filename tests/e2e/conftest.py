@@ -114,6 +114,7 @@ def own_services(
     With `groups_at_end` the groups begin where the topics end now (`start_groups_at_end`), so
     the services do not first work through every earlier test's events; a rebuild from the
     log, or a broker of the module's own, starts them at the beginning instead."""
+    SharedPlatform.stop_running()  # never two stacks on one broker's topics
     prefix = f"{name}_{uuid.uuid4().hex[:8]}"
     ports = {service: free_port() for service in services}
     groups = {service: f"{service}-{prefix}" for service in ports}
@@ -149,38 +150,98 @@ def service_log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(tmp_path_factory.mktemp("service-logs"))
 
 
-@pytest.fixture(scope="package")
-def services(
-    infrastructure: Infrastructure, tokens_file: Path, service_log_dir: Path
-) -> Iterator[dict[str, str]]:
-    """Fresh databases per run and consumer groups apart from `make run`'s.
+class SharedPlatform:
+    """The session's shared services (`services`, `platform`): fresh databases per run and
+    consumer groups apart from `make run`'s; started when a test first asks for them.
 
-    Stopped with the last end-to-end test (package scope), before the fault tests: these
-    services read the same topics, so left running they would register the fault tests'
-    claimants under the same pseudonymous ids and propose the fault flows' pairs as well,
-    doubling the events those tests count by id."""
-    run = uuid.uuid4().hex[:8]
-    ports = {name: free_port() for name in SERVICES}
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
-        "MONGODB_URI": infrastructure.mongodb_uri,
-        "MONGODB_DB_PREFIX": f"e2e_{run}",
-        "TOKENS_FILE": str(tokens_file),
-        "WEBHOOK_BACKOFF_SECONDS": "0.3",
-    }
-    # Groups of their own (not `make run`'s), stable across runs so a rerun reads only new
-    # events; the fresh database prefix keeps each run's data apart.
-    per_service = {name: {"KAFKA_GROUP_ID": f"{name}-e2e"} for name in SERVICES}
-    processes = start_services(service_log_dir, ports=ports, env=env, per_service_env=per_service)
-    try:
-        wait_ready(processes, timeout=120)
-        yield {p.name: p.url for p in processes}
-    finally:
+    Never running beside services of another stack on the same broker: every stack reads the
+    same topics, so each registers the other's claimants under the same pseudonymous ids and
+    allocates the other's vacancies, and both publish matches with the same ids for one pair
+    (a flaky shortlist in the matching engine's test; "40 doubled" in the fault tests). So
+    `own_services` stops it first, the shared tests run before the modules with stacks of
+    their own (`order_shared_first`), and the last test (the personal-data scan) starts it
+    again: same ports, databases and groups, so it carries on where it stopped."""
+
+    running: SharedPlatform | None = None
+
+    def __init__(self, infrastructure: Infrastructure, tokens_file: Path, log_dir: Path) -> None:
+        run = uuid.uuid4().hex[:8]
+        self._log_dir = log_dir
+        self._ports = {name: free_port() for name in SERVICES}
+        self._env = {
+            "KAFKA_BOOTSTRAP_SERVERS": infrastructure.kafka_bootstrap_servers,
+            "MONGODB_URI": infrastructure.mongodb_uri,
+            "MONGODB_DB_PREFIX": f"e2e_{run}",
+            "TOKENS_FILE": str(tokens_file),
+            "WEBHOOK_BACKOFF_SECONDS": "0.3",
+        }
+        # Groups of their own (not `make run`'s), stable across runs so a rerun reads only new
+        # events; the fresh database prefix keeps each run's data apart.
+        self._groups = {name: {"KAFKA_GROUP_ID": f"{name}-e2e"} for name in SERVICES}
+        self._processes: list[ServiceProcess] = []
+
+    def urls(self) -> dict[str, str]:
+        if not self._processes:
+            self._processes = start_services(
+                self._log_dir, ports=self._ports, env=self._env, per_service_env=self._groups
+            )
+            SharedPlatform.running = self
+            try:
+                wait_ready(self._processes, timeout=120)
+            except BaseException:
+                self.stop()
+                raise
+        return {p.name: p.url for p in self._processes}
+
+    def stop(self) -> None:
+        processes, self._processes = self._processes, []
+        if SharedPlatform.running is self:
+            SharedPlatform.running = None
         stop_services(processes)
         for p in processes:
             if p.process.returncode not in (0, -15):
                 print(f"--- {p.name} exited {p.process.returncode}; last log lines:")
                 print("\n".join(p.log_path.read_text().splitlines()[-30:]))
+
+    @classmethod
+    def stop_running(cls) -> None:
+        if cls.running is not None:
+            cls.running.stop()
+
+
+@pytest.fixture(scope="package")
+def shared_platform(
+    infrastructure: Infrastructure, tokens_file: Path, service_log_dir: Path
+) -> Iterator[SharedPlatform]:
+    """Stopped with the last end-to-end test at the latest (package scope), before the fault
+    tests, which start stacks of their own."""
+    shared = SharedPlatform(infrastructure, tokens_file, service_log_dir)
+    try:
+        yield shared
+    finally:
+        shared.stop()
+
+
+@pytest.fixture
+def services(shared_platform: SharedPlatform) -> dict[str, str]:
+    """The shared services' URLs by service name (started if they are not running)."""
+    return shared_platform.urls()
+
+
+def order_shared_first(items: list[pytest.Item]) -> None:
+    """The end-to-end tests on the shared services first, then the modules with stacks of
+    their own, then the personal-data scan (which reads what all of them wrote): the shared
+    services then stop once and start once more, never beside another stack."""
+
+    def rank(item: pytest.Item) -> int:
+        if "test_zz_" in item.nodeid:
+            return 2
+        return 0 if "services" in getattr(item, "fixturenames", ()) else 1
+
+    e2e = [n for n, item in enumerate(items) if "tests/e2e/" in item.nodeid]
+    if e2e:
+        first, last = e2e[0], e2e[-1] + 1
+        items[first:last] = sorted(items[first:last], key=rank)
 
 
 @pytest.fixture
@@ -221,3 +282,7 @@ async def register_client(platform: Platform, feed: JcpFeed, **overrides: Any) -
         return found[0]["client_id"] if found else None
 
     return await poll(created, timeout=30, what=f"client for {ref}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_shared_first(items)

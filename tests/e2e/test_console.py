@@ -253,9 +253,9 @@ async def test_streams_show_lag_and_the_live_tail_without_claimant_refs(
     async with httpx.AsyncClient(timeout=10) as http:
         client_id = await _client(http, stack["urls"]["referrals"], ref)
     # The client's registration, in its partnership; JCP's own record names none, so only
-    # national operations would see it. The session's shared platform (tests/e2e/conftest.py)
-    # reads the same JCP topic and registers the same claimant under the same pseudonymous id,
-    # so its copy of the event may be on the tail too: any row will do, none may be missing.
+    # national operations would see it. Another stack on the broker would register the same
+    # claimant under the same id (`SharedPlatform` in tests/e2e/conftest.py keeps the shared
+    # one stopped meanwhile), so the row is looked for by the client id: any row will do.
     rows = page.locator("#tail-rows tr", has_text=client_id)
     await rows.first.wait_for(timeout=60_000)
     assert "referrals.client.registered" in await rows.first.inner_text()

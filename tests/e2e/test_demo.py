@@ -62,5 +62,7 @@ async def test_the_demo_tells_the_referral_network_story(
     assert "neither the shortlist nor the webhooks carry" in out
     # Without clock control, one line on how to see the breach and sustained work each.
     assert out.count("run `CLOCK_CONTROL=1 make run`") == 2
-    assert re.search(r"(kept \d+ messages to brokerage@eb01.example|EB-01's email)", out)
+    # Where EB-01's email went: the local mail catcher (`make run`'s, when its directory is
+    # there), the SMTP server named, or the default one.
+    assert re.search(r"(kept \d+ message\(s\) to brokerage@eb01.example|EB-01's email)", out)
     assert not provider_hooks.bad_signatures and not employer_hooks.bad_signatures
