@@ -381,8 +381,8 @@ class Deployment:
 
     async def begin(self, batch: Batch) -> None:
         """Note where every watched topic stands: the batch's effects are counted from here.
-        A scenario that starts other work before publishing (the flows) begins first, so what
-        that work makes is counted whenever `ends` answers."""
+        A scenario whose own work starts before publishing (the flows) begins before that work,
+        so nothing it makes falls ahead of the count however long the broker takes to answer."""
         batch.before = await self.cluster.ends(WATCHED)
 
     async def publish(self, batch: Batch) -> None:
