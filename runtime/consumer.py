@@ -57,6 +57,7 @@ from runtime.handlers import Dispatcher, Item
 from runtime.kafka import UNPUBLISHABLE, EventProducer, OutRecord
 from runtime.kafka_connection import KafkaConnection
 from runtime.log_once import RepeatedErrors
+from runtime.tasks import stop_task
 from schemas.topics import Topic
 
 log = structlog.get_logger(__name__)
@@ -329,10 +330,7 @@ class EventConsumer:
         self._task = asyncio.create_task(self._run(), name=f"{self.group_id}-consumer")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         if self._consumer is not None:
             await self._consumer.stop()
 

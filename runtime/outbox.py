@@ -47,6 +47,7 @@ from runtime.bulk import find_by_ids
 from runtime.kafka import UNPUBLISHABLE, EventProducer, OutRecord
 from runtime.log_once import RepeatedErrors
 from runtime.store_profile import StoreProfile
+from runtime.tasks import stop_task
 from schemas.envelope import CloudEvent
 
 log = structlog.get_logger(__name__)
@@ -175,10 +176,7 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         failures = 0

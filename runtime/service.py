@@ -27,6 +27,7 @@ from runtime.mongo import connect, ping
 from runtime.outbox import OutboxRelay
 from runtime.persistence import Persistence
 from runtime.settings import ServiceSettings
+from runtime.tasks import stop_task
 from runtime.timers import Handler, TimerLoop, Timers
 from schemas.base import EventData
 from schemas.export import described_only, envelope_union
@@ -223,9 +224,7 @@ class ServiceRuntime:
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                await asyncio.gather(*(stop_task(task) for task in tasks))
                 if self.consumer:
                     await self.consumer.stop()
                 if self.relay:
