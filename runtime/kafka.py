@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic_core
+import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
     CorruptRecordException,
@@ -27,8 +28,11 @@ from aiokafka.errors import (
 
 from runtime import metrics
 from runtime.kafka_connection import KafkaConnection
+from runtime.tasks import stop_task
 from schemas.envelope import CloudEvent
 from schemas.topics import topic_for
+
+log = structlog.get_logger(__name__)
 
 # Structured mode: the whole CloudEvent is the record value (CloudEvents Kafka binding 1.0).
 CLOUDEVENTS_CONTENT_TYPE = "application/cloudevents+json"
@@ -98,9 +102,25 @@ class EventProducer:
         self._started = AIOKafkaProducer(**self._config)
         await self._started.start()
 
-    async def stop(self) -> None:
-        if self._started is not None:
-            await self._started.stop()
+    async def stop(self, *, flush_timeout: float = 10.0) -> None:
+        """Deliver what is in flight, for at most `flush_timeout` seconds, and close.
+
+        An idempotent producer never gives up on a record: aiokafka retries it until the
+        broker takes it, so an unreachable broker would hold the stop (and the service's
+        shutdown, and a test's teardown) forever. Abandoning a record here loses nothing: an
+        outbox event keeps its marker and the next sweep publishes it; a consumer has not
+        committed the offset of the record it was handling."""
+        producer, self._started = self._started, None
+        if producer is None:
+            return
+        try:
+            await asyncio.wait_for(producer.stop(), flush_timeout)
+        except TimeoutError:
+            log.warning("producer.stop_abandoned", flush_timeout_s=flush_timeout)
+            # aiokafka has no public abort: end its sender (which would retry forever),
+            # then close the connections, as its own stop does after flushing.
+            await stop_task(getattr(getattr(producer, "_sender", None), "sender_task", None))
+            await producer.client.close()
 
     async def connected(self, timeout: float = 2.0) -> bool:
         if self._started is None:
