@@ -31,6 +31,9 @@ from runtime.topic_admin import ensure_topics
 from schemas.topics import JCP_CLAIMANT_EVENTS
 from services import topics_of
 
+# A test that hangs fails with where each asyncio task waits (see hang_report.py).
+pytest_plugins = ["tests.hang_report"]
+
 REPO = Path(__file__).resolve().parent.parent
 INFRA = [sys.executable, str(REPO / "deploy" / "local" / "infra.py")]
 TEST_INFRA_DIR = Path(os.environ.get("TEST_INFRA_DIR", REPO / ".local" / "test"))
@@ -40,6 +43,8 @@ TEST_INFRA_ENV = {
     "LOCAL_KAFKA_PORT": os.environ.get("TEST_KAFKA_PORT", "19092"),
     "LOCAL_KAFKA_CONTROLLER_PORT": os.environ.get("TEST_KAFKA_CONTROLLER_PORT", "19093"),
     "LOCAL_MONGO_PORT": os.environ.get("TEST_MONGO_PORT", "27018"),
+    # Never a Kafka or FerretDB this session did not start (and empty) itself.
+    "LOCAL_INFRA_OWN_ONLY": "1",
 }
 
 

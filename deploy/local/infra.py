@@ -11,7 +11,8 @@ Usage: python deploy/local/infra.py up|down|status|env
 
 Environment: LOCAL_INFRA_DIR (default <repo>/.local), LOCAL_INFRA_CACHE_DIR (jars and
 binary; default LOCAL_INFRA_DIR), LOCAL_KAFKA_PORT (9092),
-LOCAL_KAFKA_CONTROLLER_PORT (9093), LOCAL_MONGO_PORT (27017).
+LOCAL_KAFKA_CONTROLLER_PORT (9093), LOCAL_MONGO_PORT (27017), LOCAL_INFRA_OWN_ONLY (1: never
+use an instance this directory did not start; the tests set it).
 See deploy/local/INFRA.md. Standard library only, so it runs before any project
 dependency is installed.
 """
@@ -95,6 +96,7 @@ class Config:
     kafka_port: int
     controller_port: int
     mongo_port: int
+    own_only: bool = False  # refuse a healthy instance on our port that we did not start
 
     @classmethod
     def from_env(cls) -> Config:
@@ -108,6 +110,7 @@ class Config:
             kafka_port=_env_port("LOCAL_KAFKA_PORT", 9092),
             controller_port=_env_port("LOCAL_KAFKA_CONTROLLER_PORT", 9093),
             mongo_port=_env_port("LOCAL_MONGO_PORT", 27017),
+            own_only=os.environ.get("LOCAL_INFRA_OWN_ONLY", "").strip() == "1",
         )
 
     @property
@@ -778,9 +781,9 @@ def start_ferretdb(cfg: Config, svc: Service) -> subprocess.Popen:
 MANAGED, EXTERNAL, START = "managed", "external", "start"
 
 
-def plan(svc: Service, extra_ports: tuple[int, ...] = ()) -> str:
+def plan(svc: Service, extra_ports: tuple[int, ...] = (), *, own_only: bool = False) -> str:
     """What `up` does for one service: leave our running process (MANAGED), use
-    a healthy one we did not start (EXTERNAL), or START one."""
+    a healthy one we did not start (EXTERNAL, unless `own_only`), or START one."""
     if svc.managed_pid() is not None:
         return MANAGED
     if svc.pid_file.exists():
@@ -791,8 +794,18 @@ def plan(svc: Service, extra_ports: tuple[int, ...] = ()) -> str:
         while any(port_open(p) for p in (svc.port, *extra_ports)) and time.monotonic() < deadline:
             time.sleep(0.2)
     if port_open(svc.port):
-        if svc.healthy():
+        if svc.healthy() and not own_only:
             return EXTERNAL
+        if own_only:
+            # The tests' case: an instance of another session (another clone's tests, one
+            # left running) has topics and data of its own, and two sessions on one broker
+            # read each other's events. Better to stop here than to run on it.
+            raise InfraError(
+                f"port {svc.port} (needed by {svc.name}) is taken by "
+                f"{port_owner(svc.port)}, which was not started from {svc.pid_file.parent} "
+                "(LOCAL_INFRA_OWN_ONLY=1). Stop it, or pick other ports with "
+                "LOCAL_KAFKA_PORT / LOCAL_KAFKA_CONTROLLER_PORT / LOCAL_MONGO_PORT."
+            )
         raise InfraError(
             f"port {svc.port} (needed by {svc.name}) is taken by "
             f"{port_owner(svc.port)}, which infra.py did not start and which does "
@@ -842,7 +855,11 @@ def start_all(cfg: Config, plans: dict[Service, str], waiter: ReadyWaiter) -> No
 def cmd_up(cfg: Config) -> int:
     with infra_lock(cfg):
         kafka, ferret = services(cfg)
-        plans = {kafka: plan(kafka, (cfg.controller_port,)), ferret: plan(ferret)}
+        own_only = cfg.own_only
+        plans = {
+            kafka: plan(kafka, (cfg.controller_port,), own_only=own_only),
+            ferret: plan(ferret, own_only=own_only),
+        }
         waiter = ReadyWaiter()
         for svc, how in plans.items():
             if how == EXTERNAL:
