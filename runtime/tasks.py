@@ -2,10 +2,11 @@
 
 `task.cancel(); await task` waits forever if the task swallows the cancellation and goes on,
 and in Python 3.11 that needs no bug of ours: `asyncio.wait_for` returns the inner result and
-drops the cancellation when both arrive in the same loop iteration (CPython gh-86296, fixed in
-3.12), and a library may turn a cancellation into an error that a retry loop then catches.
-A service that cannot stop holds its replica's partitions and connections until it is killed,
-and a test that stops it never ends. So the request is repeated until the task is done.
+drops the cancellation when both arrive in the same loop iteration (CPython bpo-42130, now
+gh-86296; fixed in 3.12), and a library may turn a cancellation into an error that a retry
+loop then catches. A service that cannot stop holds its replica's partitions and connections
+until it is killed, and a test that stops it never ends. So the request is repeated until the
+task is done.
 """
 
 from __future__ import annotations
