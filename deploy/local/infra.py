@@ -794,8 +794,6 @@ def plan(svc: Service, extra_ports: tuple[int, ...] = (), *, own_only: bool = Fa
         while any(port_open(p) for p in (svc.port, *extra_ports)) and time.monotonic() < deadline:
             time.sleep(0.2)
     if port_open(svc.port):
-        if svc.healthy() and not own_only:
-            return EXTERNAL
         if own_only:
             # The tests' case: an instance of another session (another clone's tests, one
             # left running) has topics and data of its own, and two sessions on one broker
@@ -806,6 +804,8 @@ def plan(svc: Service, extra_ports: tuple[int, ...] = (), *, own_only: bool = Fa
                 "(LOCAL_INFRA_OWN_ONLY=1). Stop it, or pick other ports with "
                 "LOCAL_KAFKA_PORT / LOCAL_KAFKA_CONTROLLER_PORT / LOCAL_MONGO_PORT."
             )
+        if svc.healthy():
+            return EXTERNAL
         raise InfraError(
             f"port {svc.port} (needed by {svc.name}) is taken by "
             f"{port_owner(svc.port)}, which infra.py did not start and which does "
@@ -855,10 +855,9 @@ def start_all(cfg: Config, plans: dict[Service, str], waiter: ReadyWaiter) -> No
 def cmd_up(cfg: Config) -> int:
     with infra_lock(cfg):
         kafka, ferret = services(cfg)
-        own_only = cfg.own_only
         plans = {
-            kafka: plan(kafka, (cfg.controller_port,), own_only=own_only),
-            ferret: plan(ferret, own_only=own_only),
+            kafka: plan(kafka, (cfg.controller_port,), own_only=cfg.own_only),
+            ferret: plan(ferret, own_only=cfg.own_only),
         }
         waiter = ReadyWaiter()
         for svc, how in plans.items():
