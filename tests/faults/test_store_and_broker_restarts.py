@@ -11,13 +11,12 @@ import asyncio
 import uuid
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from runtime.kafka import EventProducer, OutRecord
 from runtime.kafka_connection import KafkaConnection
 from tests.conftest import Infrastructure
 from tests.faults.conftest import Deployment, LocalInfra
-from tests.integration.conftest import end_offsets
+from tests.integration.conftest import create_topics, end_offsets
 
 
 async def test_a_producer_stopped_while_the_broker_is_down_gives_up_after_its_flush_timeout(
@@ -28,12 +27,7 @@ async def test_a_producer_stopped_while_the_broker_is_down_gives_up_after_its_fl
     after `flush_timeout` (the record is still in an outbox, or its input uncommitted)."""
     bootstrap = infrastructure.kafka_bootstrap_servers
     topic = f"faults.unsent.{uuid.uuid4().hex[:8]}.v1"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(topic, 1, 1)])
-    finally:
-        await admin.close()
+    await create_topics(bootstrap, [topic])
     producer = EventProducer(KafkaConnection(bootstrap), "faults-unsent")
     await producer.start()
     await producer.send_many([OutRecord(topic, b"{}", b"before", headers=[])])

@@ -45,15 +45,20 @@ async def claimant_topic(infrastructure: Infrastructure) -> Topic:
         events=(jcp.ClaimantRegistered,),
         partitions=2,
     )
-    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap_servers)
+    await create_topics(
+        infrastructure.kafka_bootstrap_servers, [topic.name, topic.dlq], topic.partitions
+    )
+    return topic
+
+
+async def create_topics(bootstrap: str, names: list[str], partitions: int = 1) -> None:
+    """New topics of the tests' own, one replica each (the test broker is one node)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics(
-            [NewTopic(name, topic.partitions, 1) for name in (topic.name, topic.dlq)]
-        )
+        await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
     finally:
         await admin.close()
-    return topic
 
 
 async def read_topic(
