@@ -23,12 +23,15 @@ import pytest
 from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
 from runtime.access import PUBLIC_PATHS, ROLES, AccessTable, Rule, missing_rules
+from schemas.topics import REFERRAL_EVENTS
 from services.matching.access import ACCESS as MATCHING
 from services.notifications.access import ACCESS as NOTIFICATIONS
 from services.operations.access import ACCESS as OPERATIONS
 from services.referrals.access import ACCESS as REFERRALS
 from services.vacancies.access import ACCESS as VACANCIES
+from tests.conftest import Infrastructure
 from tests.e2e.conftest import ASSESSMENT, SCOPE, VACANCY, register_client
+from tests.integration.conftest import end_offsets
 
 pytestmark = pytest.mark.asyncio
 
@@ -110,7 +113,9 @@ def _api(client: httpx.AsyncClient, url: str, token: str | None) -> Any:
     return call
 
 
-async def _records(services: dict[str, str], platform: Platform, feed: JcpFeed) -> dict[str, Any]:
+async def _records(
+    services: dict[str, str], platform: Platform, feed: JcpFeed, bootstrap: str
+) -> dict[str, Any]:
     """One of each record, owned by the `own` callers in cheshire-warrington."""
     c = platform.client
 
@@ -146,20 +151,6 @@ async def _records(services: dict[str, str], platform: Platform, feed: JcpFeed) 
         await as_(eb01, "vacancies")("PUT", f"/vacancies/{vacancy_id}/scope", json=UNMATCHABLE)
     )
 
-    async def placed() -> str | None:
-        r = await as_(eb01, "vacancies")(
-            "POST",
-            f"/vacancies/{vacancy_id}/placements",
-            json={
-                "client_id": client_id,
-                "start_date": date.today().isoformat(),
-                "hours_per_week": 20,
-            },
-        )
-        return r.json()["placement_id"] if r.status_code == 201 else None
-
-    placement_id = await poll(placed, timeout=30, what="the vacancies service to know the client")
-
     subscriptions = {}
     for role, callers in CALLERS.items():
         created = await as_(callers["own"], "notifications")(
@@ -174,10 +165,31 @@ async def _records(services: dict[str, str], platform: Platform, feed: JcpFeed) 
         subscriptions[role] = (await _ok(created, 201))["subscription_id"]
 
     async def notified() -> str | None:
+        # This referral's, not an earlier test's: it proves the referral's event is published.
         inbox = (await as_(p01, "notifications")("GET", "/inbox")).json()
-        return inbox[0]["notification_id"] if inbox else None
+        mine = [
+            n for n in inbox if n["event"]["data"].get("referral_id") == referral["referral_id"]
+        ]
+        return mine[0]["notification_id"] if mine else None
 
     notification = await poll(notified, timeout=30, what="P-01's notification of the referral")
+    # The referral's event is on its topic now. A placement credits the lead provider the
+    # vacancies service knows when it starts, so it must have read that event first.
+    await _vacancies_read_referrals(c, services, bootstrap)
+
+    async def placed() -> str | None:
+        r = await as_(eb01, "vacancies")(
+            "POST",
+            f"/vacancies/{vacancy_id}/placements",
+            json={
+                "client_id": client_id,
+                "start_date": date.today().isoformat(),
+                "hours_per_week": 20,
+            },
+        )
+        return r.json()["placement_id"] if r.status_code == 201 else None
+
+    placement_id = await poll(placed, timeout=30, what="the vacancies service to know the client")
     await _ok(
         await as_(ops, "operations")(
             "PUT", "/caseloads/matrix", json={"name": "matrix", "local_authorities": ["Warrington"]}
@@ -209,6 +221,26 @@ async def _records(services: dict[str, str], platform: Platform, feed: JcpFeed) 
         "programme": programme,
         "client_id": client_id,
     }
+
+
+async def _vacancies_read_referrals(
+    client: httpx.AsyncClient, services: dict[str, str], bootstrap: str
+) -> None:
+    """Until the shared vacancies service has committed every referral event now on the topic
+    (it commits after storing what it learned)."""
+    ends = await end_offsets(bootstrap, REFERRAL_EVENTS.name)
+    lag = _api(client, services["operations"], CALLERS["operations"]["own"])
+
+    async def read() -> bool:
+        rows = (await lag("GET", "/streams/lag")).json()
+        committed = {
+            r["partition"]: r["committed"]
+            for r in rows
+            if r["group"] == "vacancies-e2e" and r["topic"] == REFERRAL_EVENTS.name
+        }
+        return all(committed.get(p, 0) >= end for p, end in ends.items())
+
+    await poll(read, timeout=60, interval=0.5, what="the vacancies service to read the referral")
 
 
 def _bodies(records: dict[str, Any]) -> dict[tuple[str, str], Any]:
@@ -334,9 +366,9 @@ async def _call(
 
 
 async def test_every_cell_of_role_endpoint_organisation_partnership(
-    services: dict[str, str], platform: Platform, jcp_feed: JcpFeed
+    services: dict[str, str], platform: Platform, jcp_feed: JcpFeed, infrastructure: Infrastructure
 ) -> None:
-    records = await _records(services, platform, jcp_feed)
+    records = await _records(services, platform, jcp_feed, infrastructure.kafka_bootstrap_servers)
     bodies = _bodies(records)
     client = platform.client
     cells = 0
@@ -383,9 +415,9 @@ async def test_every_cell_of_role_endpoint_organisation_partnership(
 
 
 async def test_providers_see_only_the_placements_of_clients_they_lead(
-    services: dict[str, str], platform: Platform, jcp_feed: JcpFeed
+    services: dict[str, str], platform: Platform, jcp_feed: JcpFeed, infrastructure: Infrastructure
 ) -> None:
-    records = await _records(services, platform, jcp_feed)
+    records = await _records(services, platform, jcp_feed, infrastructure.kafka_bootstrap_servers)
     vacancy_id = records["params"]["vacancy_id"]
     url = f"{services['vacancies']}/vacancies/{vacancy_id}"
     seen = {}
