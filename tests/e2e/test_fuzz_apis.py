@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from brokerage_client import JcpFeed, Platform
 from runtime.access import AccessTable
+from tests.conftest import Infrastructure
 from tests.e2e.test_authorization_matrix import CALLERS, TABLES, _records, close
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
@@ -118,9 +119,13 @@ def _fuzz(base_url: str, table: AccessTable, params: dict[str, Any]) -> tuple[in
 
 @pytest.mark.parametrize("service", sorted(TABLES))
 async def test_no_server_errors_and_answers_as_documented(
-    services: dict[str, str], platform: Platform, jcp_feed: JcpFeed, service: str
+    services: dict[str, str],
+    platform: Platform,
+    jcp_feed: JcpFeed,
+    infrastructure: Infrastructure,
+    service: str,
 ) -> None:
-    records = await _records(services, platform, jcp_feed)
+    records = await _records(services, platform, jcp_feed, infrastructure.kafka_bootstrap_servers)
     try:
         sent, failures = await asyncio.to_thread(
             _fuzz, services[service], TABLES[service], records["params"]
