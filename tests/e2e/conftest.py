@@ -19,6 +19,7 @@ from brokerage_client import JcpFeed, Platform
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES, ServiceProcess, start_services, stop_services, wait_ready
 from tests.conftest import REPO, Infrastructure, start_groups_at_end
+from tests.integration.conftest import end_offsets
 
 TOKENS = REPO / "deploy" / "local" / "dev-tokens.json"
 # Organisations the dev tokens lack, so the authorization matrix has another organisation of
@@ -286,3 +287,30 @@ async def register_client(platform: Platform, feed: JcpFeed, **overrides: Any) -
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     order_shared_first(items)
+
+
+async def read_to_end(
+    client: httpx.AsyncClient,
+    operations_url: str,
+    headers: Mapping[str, str],
+    *,
+    group: str,
+    topic: str,
+    bootstrap: str,
+) -> None:
+    """Until `group` has committed every record now on `topic`, as operations' /streams/lag
+    reports it: a service commits a record only after storing what it changed, so what the
+    group knows then includes everything on the topic now (events on different topics have no
+    order between them, and a test that needs one must wait like this)."""
+    ends = await end_offsets(bootstrap, topic)
+
+    async def read() -> bool:
+        rows = (await client.get(f"{operations_url}/streams/lag", headers=headers)).json()
+        committed = {
+            r["partition"]: r["committed"]
+            for r in rows
+            if r["group"] == group and r["topic"] == topic
+        }
+        return all(committed.get(p, 0) >= end for p, end in ends.items())
+
+    await poll(read, timeout=60, interval=0.5, what=f"{group} to read {topic} to its end")

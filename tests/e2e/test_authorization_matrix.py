@@ -30,8 +30,7 @@ from services.operations.access import ACCESS as OPERATIONS
 from services.referrals.access import ACCESS as REFERRALS
 from services.vacancies.access import ACCESS as VACANCIES
 from tests.conftest import Infrastructure
-from tests.e2e.conftest import ASSESSMENT, SCOPE, VACANCY, register_client
-from tests.integration.conftest import end_offsets
+from tests.e2e.conftest import ASSESSMENT, SCOPE, VACANCY, read_to_end, register_client
 
 pytestmark = pytest.mark.asyncio
 
@@ -175,7 +174,14 @@ async def _records(
     notification = await poll(notified, timeout=30, what="P-01's notification of the referral")
     # The referral's event is on its topic now. A placement credits the lead provider the
     # vacancies service knows when it starts, so it must have read that event first.
-    await _vacancies_read_referrals(c, services, bootstrap)
+    await read_to_end(
+        c,
+        services["operations"],
+        {"Authorization": f"Bearer {ops}"},
+        group="vacancies-e2e",
+        topic=REFERRAL_EVENTS.name,
+        bootstrap=bootstrap,
+    )
 
     async def placed() -> str | None:
         r = await as_(eb01, "vacancies")(
@@ -221,26 +227,6 @@ async def _records(
         "programme": programme,
         "client_id": client_id,
     }
-
-
-async def _vacancies_read_referrals(
-    client: httpx.AsyncClient, services: dict[str, str], bootstrap: str
-) -> None:
-    """Until the shared vacancies service has committed every referral event now on the topic
-    (it commits after storing what it learned)."""
-    ends = await end_offsets(bootstrap, REFERRAL_EVENTS.name)
-    lag = _api(client, services["operations"], CALLERS["operations"]["own"])
-
-    async def read() -> bool:
-        rows = (await lag("GET", "/streams/lag")).json()
-        committed = {
-            r["partition"]: r["committed"]
-            for r in rows
-            if r["group"] == "vacancies-e2e" and r["topic"] == REFERRAL_EVENTS.name
-        }
-        return all(committed.get(p, 0) >= end for p, end in ends.items())
-
-    await poll(read, timeout=60, interval=0.5, what="the vacancies service to read the referral")
 
 
 def _bodies(records: dict[str, Any]) -> dict[tuple[str, str], Any]:
