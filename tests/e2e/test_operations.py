@@ -24,8 +24,9 @@ import pytest
 from brokerage_client import JcpFeed
 from brokerage_client.api import poll
 from runtime.supervisor import SERVICES
+from schemas.topics import REFERRAL_EVENTS
 from tests.conftest import Infrastructure
-from tests.e2e.conftest import claimant, own_services
+from tests.e2e.conftest import claimant, own_services, read_to_end
 
 pytestmark = pytest.mark.e2e
 
@@ -399,15 +400,15 @@ async def test_a_skewed_shortlisting_raises_one_disparity_event(
         "max_travel_km": 10, "available_hours_per_week": 30, "ward": "Nowhere",
         "consent_scopes": ["providers"], "partnership": "unassigned",
     }  # fmt: skip
-    events = []
+    job_ready, proposed = [], []
     for group in ("carer", "refugee"):
         for n in range(25):
             client_id = f"CL-FAIR-{run}-{group}-{n}"
-            events.append(
+            job_ready.append(
                 referrals.ClientJobReady(client_id=client_id, priority_groups=[group], **profile)
             )
             if group == "refugee":
-                events.append(
+                proposed.append(
                     matching.MatchProposed(
                         match_id=f"MT-FAIR-{run}-{n}", vacancy_id=f"VAC-FAIR-{run}",
                         client_id=client_id, employer_id="E-FAIR", brokerage_id="EB-FAIR",
@@ -416,7 +417,8 @@ async def test_a_skewed_shortlisting_raises_one_disparity_event(
                 )  # fmt: skip
     producer = AIOKafkaProducer(bootstrap_servers=stack["bootstrap"], acks="all")
     await producer.start()
-    try:
+
+    async def publish(events: list) -> None:
         for data in events:
             event = to_cloudevent(data, source="/tests/fairness")
             await producer.send_and_wait(
@@ -424,6 +426,21 @@ async def test_a_skewed_shortlisting_raises_one_disparity_event(
                 event.model_dump_json(exclude_none=True).encode(),
                 key=event.subject.encode(),
             )
+
+    try:
+        await publish(job_ready)
+        # As in the platform, where matching proposes only clients it has read as job-ready:
+        # operations reads the two topics side by side, with no order between them, and counts
+        # a shortlisting for fairness only for a client it already knows.
+        await read_to_end(
+            http,
+            _url(stack, "operations", ""),
+            OPS,
+            group=f"operations-{stack['prefix']}",
+            topic=REFERRAL_EVENTS.name,
+            bootstrap=stack["bootstrap"],
+        )
+        await publish(proposed)
     finally:
         await producer.stop()
 
